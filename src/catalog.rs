@@ -1,0 +1,152 @@
+//! Read-only lookups in the catalogs, through SPI.
+
+use crate::names::GROUP_MARKER_ROLE;
+use pgrx::prelude::*;
+use pgrx::spi::SpiTupleTable;
+use std::collections::BTreeMap;
+
+/// Unwraps an SPI result; SPI errors here are programming errors.
+pub fn spi<T>(result: Result<T, pgrx::spi::Error>) -> T {
+    result.unwrap_or_else(|e| pgrx::error!("managed_roles: internal SPI error: {e}"))
+}
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub oid: pg_sys::Oid,
+    pub name: String,
+    pub superuser: bool,
+    pub can_login: bool,
+    pub createrole: bool,
+    pub createdb: bool,
+    pub replication: bool,
+    pub bypassrls: bool,
+}
+
+const ROLE_COLUMNS: &str = "oid, rolname::text AS name, rolsuper, rolcanlogin, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls";
+
+fn role_from(table: SpiTupleTable) -> Option<Role> {
+    if table.is_empty() {
+        return None;
+    }
+    let row = table.first();
+    Some(Role {
+        oid: spi(row.get_by_name("oid")).unwrap(),
+        name: spi(row.get_by_name("name")).unwrap(),
+        superuser: spi(row.get_by_name("rolsuper")).unwrap(),
+        can_login: spi(row.get_by_name("rolcanlogin")).unwrap(),
+        createrole: spi(row.get_by_name("rolcreaterole")).unwrap(),
+        createdb: spi(row.get_by_name("rolcreatedb")).unwrap(),
+        replication: spi(row.get_by_name("rolreplication")).unwrap(),
+        bypassrls: spi(row.get_by_name("rolbypassrls")).unwrap(),
+    })
+}
+
+pub fn role_by_name(name: &str) -> Option<Role> {
+    Spi::connect(|client| {
+        let sql = format!("SELECT {ROLE_COLUMNS} FROM pg_catalog.pg_roles WHERE rolname = $1");
+        role_from(spi(client.select(&sql, Some(1), &[name.into()])))
+    })
+}
+
+pub fn role_by_oid(oid: pg_sys::Oid) -> Option<Role> {
+    Spi::connect(|client| {
+        let sql = format!("SELECT {ROLE_COLUMNS} FROM pg_catalog.pg_roles WHERE oid = $1");
+        role_from(spi(client.select(&sql, Some(1), &[oid.into()])))
+    })
+}
+
+pub fn extension_owner() -> Option<pg_sys::Oid> {
+    spi(Spi::get_one::<pg_sys::Oid>(
+        "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'managed_roles'",
+    ))
+}
+
+/// A template group role is a direct member of the marker role.
+pub fn is_group_role(oid: pg_sys::Oid) -> bool {
+    spi(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles k ON k.oid = m.roleid
+                         WHERE m.member = $1 AND k.rolname = $2)",
+        &[oid.into(), GROUP_MARKER_ROLE.into()],
+    ))
+    .unwrap_or(false)
+}
+
+/// `pg_has_role(member, role, privilege)`.
+pub fn has_role(member: pg_sys::Oid, role: pg_sys::Oid, privilege: &str) -> bool {
+    spi(Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.pg_has_role($1, $2, $3)",
+        &[member.into(), role.into(), privilege.into()],
+    ))
+    .unwrap_or(false)
+}
+
+/// Whether `oid` is, or can become through membership, a superuser.
+pub fn reaches_superuser(oid: pg_sys::Oid) -> bool {
+    spi(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles s
+                         WHERE s.rolsuper AND pg_catalog.pg_has_role($1, s.oid, 'MEMBER'))",
+        &[oid.into()],
+    ))
+    .unwrap_or(false)
+}
+
+/// Direct memberships of a role (role name -> WITH ADMIN OPTION), leaving
+/// out the group marker.
+pub fn direct_memberships(member: pg_sys::Oid) -> BTreeMap<String, bool> {
+    Spi::connect(|client| {
+        let table = spi(client.select(
+            "SELECT r.rolname::text AS name, bool_or(m.admin_option) AS admin
+               FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
+              WHERE m.member = $1 AND r.rolname <> $2
+              GROUP BY r.rolname",
+            None,
+            &[member.into(), GROUP_MARKER_ROLE.into()],
+        ));
+        table
+            .map(|row| (spi(row.get_by_name::<String, _>("name")).unwrap(), spi(row.get_by_name::<bool, _>("admin")).unwrap()))
+            .collect()
+    })
+}
+
+/// Direct memberships of a role in template group roles.
+pub fn group_memberships(member: pg_sys::Oid) -> Vec<String> {
+    Spi::connect(|client| {
+        let table = spi(client.select(
+            "SELECT g.rolname::text AS name
+               FROM pg_catalog.pg_auth_members m
+               JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+               JOIN pg_catalog.pg_auth_members gm ON gm.member = g.oid
+               JOIN pg_catalog.pg_roles k ON k.oid = gm.roleid AND k.rolname = $2
+              WHERE m.member = $1
+              ORDER BY 1",
+            None,
+            &[member.into(), GROUP_MARKER_ROLE.into()],
+        ));
+        table.map(|row| spi(row.get_by_name::<String, _>("name")).unwrap()).collect()
+    })
+}
+
+pub fn database_exists(name: &str) -> bool {
+    spi(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = $1)",
+        &[name.into()],
+    ))
+    .unwrap_or(false)
+}
+
+pub fn current_database() -> String {
+    spi(Spi::get_one::<String>("SELECT pg_catalog.current_database()::text")).unwrap_or_default()
+}
+
+pub fn setting(name: &str) -> String {
+    spi(Spi::get_one_with_args::<String>("SELECT pg_catalog.current_setting($1, true)", &[name.into()]))
+        .unwrap_or_default()
+}
+
+pub fn schema_exists(name: &str) -> bool {
+    spi(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+        &[name.into()],
+    ))
+    .unwrap_or(false)
+}

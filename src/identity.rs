@@ -1,0 +1,93 @@
+//! Who is calling, and running the privileged steps as the extension owner.
+//!
+//! The provisioning functions are SECURITY INVOKER: the caller is simply the
+//! current user (`GetUserId()`), which honours SET ROLE and any enclosing
+//! SECURITY DEFINER function. The rights check runs first, as the caller;
+//! only then do the catalog changes run as the extension's owner.
+
+use crate::catalog;
+use crate::errors::{insufficient_privilege, Failure};
+use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode;
+use std::cell::Cell;
+use std::ffi::CStr;
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub oid: pg_sys::Oid,
+    pub name: String,
+    pub superuser: bool,
+}
+
+pub fn caller() -> Caller {
+    // SAFETY: plain catalog lookups on the current user, valid in a transaction.
+    unsafe {
+        let oid = pg_sys::GetUserId();
+        let name = CStr::from_ptr(pg_sys::GetUserNameFromId(oid, false)).to_string_lossy().into_owned();
+        Caller { oid, name, superuser: pg_sys::superuser_arg(oid) }
+    }
+}
+
+pub fn require_superuser(action: &str) -> Caller {
+    let caller = caller();
+    if !caller.superuser {
+        insufficient_privilege(format!("permission denied to {action}"))
+            .detail("Only superusers can do this.")
+            .raise();
+    }
+    caller
+}
+
+thread_local! {
+    static PRIVILEGED_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// True while the extension's own functions run their privileged steps; the
+/// hooks use it to let those statements through.
+#[allow(dead_code)] // read by the hooks
+pub fn in_privileged_section() -> bool {
+    PRIVILEGED_DEPTH.with(|d| d.get() > 0)
+}
+
+/// Runs `f` as the extension's owner (a superuser), restoring the caller's
+/// identity afterwards, on error too (transaction abort restores it as well).
+pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
+    let owner = extension_owner();
+    let mut saved_user = pg_sys::Oid::INVALID;
+    let mut saved_context = 0;
+    // SAFETY: saving and switching the user id is what SECURITY DEFINER does;
+    // SECURITY_LOCAL_USERID_CHANGE forbids SET ROLE while switched.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        pg_sys::SetUserIdAndSecContext(owner, saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    }
+    struct Restore(pg_sys::Oid, i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores the identity saved above.
+            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
+            PRIVILEGED_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+    PRIVILEGED_DEPTH.with(|d| d.set(d.get() + 1));
+    let _restore = Restore(saved_user, saved_context);
+    f()
+}
+
+fn extension_owner() -> pg_sys::Oid {
+    let owner = catalog::extension_owner().unwrap_or_else(|| {
+        Failure::new(PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "extension managed_roles is not installed in this database")
+            .hint(format!("The extension lives in database \"{}\".", crate::gucs::home_database()))
+            .raise()
+    });
+    // SAFETY: catalog lookup.
+    if !unsafe { pg_sys::superuser_arg(owner) } {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "the owner of extension managed_roles is no longer a superuser",
+        )
+        .hint("ALTER EXTENSION cannot change the owner; give the owner SUPERUSER back, or reinstall the extension as a superuser.")
+        .raise();
+    }
+    owner
+}

@@ -1,0 +1,103 @@
+//! managed_roles: the user and role management of managed PostgreSQL clouds
+//! (privilege templates, provisioning with generated passwords, safe
+//! offboarding) for any PostgreSQL server.
+//!
+//! This file only wires the modules together and installs settings and hooks.
+
+use pgrx::prelude::*;
+
+mod audit;
+mod catalog;
+mod credentials;
+mod errors;
+mod gucs;
+mod identity;
+mod names;
+mod password;
+mod provision;
+mod spec;
+mod templates;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+    use serde_json::Value;
+
+    fn json(sql: &str) -> Value {
+        Spi::get_one::<pgrx::JsonB>(sql).unwrap().unwrap().0
+    }
+
+    #[pg_test]
+    fn default_templates_exist_with_group_roles() {
+        let names = Spi::get_one::<String>(
+            "SELECT string_agg(name || '=' || group_role, ',' ORDER BY name) FROM managed_roles.templates",
+        );
+        assert_eq!(
+            names.unwrap().unwrap(),
+            "manager=managed_manager,monitor=managed_monitor,reader=managed_reader,writer=managed_writer"
+        );
+    }
+
+    #[pg_test]
+    fn created_user_gets_scram_password_and_groups() {
+        let creds = json("SELECT managed_roles.create_managed_user('pgt_alex', 'manager')");
+        let password = creds["password"].as_str().unwrap();
+        assert_eq!(password.len(), 24);
+        let stored = Spi::get_one::<String>("SELECT rolpassword FROM pg_authid WHERE rolname = 'pgt_alex'").unwrap().unwrap();
+        assert!(stored.starts_with("SCRAM-SHA-256$4096:"), "{stored}");
+        assert!(!stored.contains(password));
+        let groups = Spi::get_one::<String>(
+            "SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members m
+               JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = 'pgt_alex'",
+        );
+        assert_eq!(groups.unwrap().unwrap(), "managed_manager,managed_writer");
+    }
+
+    #[pg_test]
+    fn caller_is_the_current_user_not_the_owner() {
+        Spi::run("CREATE ROLE pgt_plain LOGIN").unwrap();
+        Spi::run("GRANT USAGE ON SCHEMA managed_roles TO pgt_plain").unwrap();
+        Spi::run("GRANT EXECUTE ON FUNCTION managed_roles.create_managed_user(text, text, text, text) TO pgt_plain").unwrap();
+        Spi::run("SET ROLE pgt_plain").unwrap();
+        let err = std::panic::catch_unwind(|| {
+            Spi::run("SELECT managed_roles.create_managed_user('pgt_x', 'writer')").unwrap();
+        });
+        Spi::run("RESET ROLE").unwrap();
+        assert!(err.is_err(), "a non-member must not provision writers");
+    }
+
+    #[pg_test]
+    fn audit_log_never_holds_the_password() {
+        let creds = json("SELECT managed_roles.create_managed_user('pgt_audit', 'reader')");
+        let password = creds["password"].as_str().unwrap().to_string();
+        let reset = json("SELECT managed_roles.reset_managed_password('pgt_audit')");
+        let new_password = reset["password"].as_str().unwrap().to_string();
+        assert_ne!(password, new_password);
+        let log = Spi::get_one::<String>("SELECT string_agg(details::text || coalesce(target, ''), ' ') FROM managed_roles.audit_log")
+            .unwrap()
+            .unwrap();
+        assert!(!log.contains(&password) && !log.contains(&new_password));
+    }
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec!["shared_preload_libraries = 'managed_roles'", "managed_roles.database = 'pgrx_tests'"]
+    }
+}

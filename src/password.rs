@@ -1,0 +1,207 @@
+//! Passwords: generation from PostgreSQL's CSPRNG, handing plaintext to the
+//! server's password-check hook, and storing a SCRAM verifier that we compute
+//! so that the plaintext never appears in any SQL text the extension runs.
+
+use crate::errors::{invalid_parameter, Failure};
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use std::ffi::CString;
+
+const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub const DEFAULT_LENGTH: i32 = 24;
+pub const MIN_GENERATED_LENGTH: i32 = 12;
+pub const MAX_GENERATED_LENGTH: i32 = 1024;
+/// Longer passwords are refused: SCRAM key derivation and strength checks
+/// should not be a lever for making the server hash megabytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Maps random bytes to alphanumerics without modulo bias: bytes at or above
+/// the largest multiple of 62 are skipped. Returns None if `bytes` ran out.
+pub fn alphanumeric_from_bytes(bytes: &[u8], length: usize) -> Option<String> {
+    let limit = (256 / ALPHANUMERIC.len() * ALPHANUMERIC.len()) as u8; // 248
+    let out: String = bytes
+        .iter()
+        .filter(|&&b| b < limit)
+        .take(length)
+        .map(|&b| ALPHANUMERIC[b as usize % ALPHANUMERIC.len()] as char)
+        .collect();
+    (out.len() == length).then_some(out)
+}
+
+/// Upper case, lower case and a digit: generated passwords carry every class
+/// so that class-counting estimators rate them fully too.
+pub fn has_every_class(password: &str) -> bool {
+    password.bytes().any(|b| b.is_ascii_uppercase())
+        && password.bytes().any(|b| b.is_ascii_lowercase())
+        && password.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn strong_random(buf: &mut [u8]) {
+    // SAFETY: pg_strong_random fills `buf` from the OS CSPRNG (or OpenSSL).
+    if !unsafe { pg_sys::pg_strong_random(buf.as_mut_ptr().cast(), buf.len()) } {
+        Failure::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not generate random bytes").raise();
+    }
+}
+
+pub fn validate_length(length: i32) -> Result<usize, Failure> {
+    if !(MIN_GENERATED_LENGTH..=MAX_GENERATED_LENGTH).contains(&length) {
+        return Err(invalid_parameter(format!("password length must be between {MIN_GENERATED_LENGTH} and {MAX_GENERATED_LENGTH}"))
+            .detail(format!("The requested length was {length}.")));
+    }
+    Ok(length as usize)
+}
+
+pub fn generate(length: usize) -> String {
+    loop {
+        let mut bytes = vec![0u8; length * 2 + 16];
+        strong_random(&mut bytes);
+        if let Some(candidate) = alphanumeric_from_bytes(&bytes, length) {
+            if has_every_class(&candidate) {
+                return candidate;
+            }
+        }
+    }
+}
+
+/// Checks the shape of a password given to a provisioning function.
+pub fn validate_supplied(password: &str) -> Result<(), Failure> {
+    if password.is_empty() {
+        return Err(invalid_parameter("password must not be empty")
+            .hint("Pass NULL to have a strong password generated."));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(invalid_parameter(format!("password is too long ({} bytes)", password.len()))
+            .detail(format!("Passwords are limited to {MAX_PASSWORD_BYTES} bytes.")));
+    }
+    if password.contains('\0') {
+        return Err(invalid_parameter("password must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| invalid_parameter("value must not contain NUL characters").raise())
+}
+
+/// Lets whatever check_password_hook is installed (ours, passwordcheck,
+/// credcheck...) judge the plaintext, exactly as CREATE/ALTER ROLE would.
+pub fn run_check_password_hook(role: &str, plaintext: &str) {
+    // SAFETY: reading a hook pointer set at library load time.
+    let hook = unsafe { pg_sys::check_password_hook };
+    if let Some(hook) = hook {
+        let role = cstring(role);
+        let plaintext = cstring(plaintext);
+        // SAFETY: the hook takes NUL-terminated strings and a NULL valid-until.
+        unsafe {
+            hook(role.as_ptr(), plaintext.as_ptr(), pg_sys::PasswordType::PASSWORD_TYPE_PLAINTEXT, pg_sys::Datum::from(0), true)
+        };
+    }
+}
+
+/// A SCRAM-SHA-256 verifier with a fresh random salt, computed by
+/// PostgreSQL's own code (same iteration count as CREATE ROLE would use).
+pub fn scram_verifier(role: &str, plaintext: &str) -> String {
+    let role = cstring(role);
+    let plaintext = cstring(plaintext);
+    // SAFETY: encrypt_password returns a palloc'd NUL-terminated string.
+    unsafe {
+        let verifier = pg_sys::encrypt_password(
+            pg_sys::PasswordType::PASSWORD_TYPE_SCRAM_SHA_256,
+            role.as_ptr(),
+            plaintext.as_ptr(),
+        );
+        let out = std::ffi::CStr::from_ptr(verifier).to_string_lossy().into_owned();
+        pg_sys::pfree(verifier.cast());
+        out
+    }
+}
+
+/// Sets a role's password to a verifier through an ALTER ROLE parse tree
+/// handed straight to ProcessUtility: no SQL text carries the secret, so it
+/// cannot show up in a CONTEXT line, the log or pg_stat_statements.
+pub fn store_verifier(role: &str, verifier: &str, valid_until: Option<&str>) {
+    // SAFETY: builds nodes in the current memory context the way the parser
+    // would and runs them as a nested utility statement.
+    unsafe {
+        let spec = pg_sys::palloc0(std::mem::size_of::<pg_sys::RoleSpec>()) as *mut pg_sys::RoleSpec;
+        (*spec).type_ = pg_sys::NodeTag::T_RoleSpec;
+        (*spec).roletype = pg_sys::RoleSpecType::ROLESPEC_CSTRING;
+        (*spec).rolename = pg_sys::pstrdup(cstring(role).as_ptr());
+        (*spec).location = -1;
+
+        let mut options: *mut pg_sys::List = std::ptr::null_mut();
+        let mut add_option = |name: &std::ffi::CStr, value: &str| {
+            let arg = pg_sys::makeString(pg_sys::pstrdup(cstring(value).as_ptr()));
+            let def = pg_sys::makeDefElem(pg_sys::pstrdup(name.as_ptr()), arg.cast(), -1);
+            options = pg_sys::lappend(options, def.cast());
+        };
+        add_option(c"password", verifier);
+        if let Some(until) = valid_until {
+            add_option(c"validUntil", until);
+        }
+
+        let stmt = pg_sys::palloc0(std::mem::size_of::<pg_sys::AlterRoleStmt>()) as *mut pg_sys::AlterRoleStmt;
+        (*stmt).type_ = pg_sys::NodeTag::T_AlterRoleStmt;
+        (*stmt).role = spec;
+        (*stmt).options = options;
+        (*stmt).action = 1;
+
+        let planned = pg_sys::palloc0(std::mem::size_of::<pg_sys::PlannedStmt>()) as *mut pg_sys::PlannedStmt;
+        (*planned).type_ = pg_sys::NodeTag::T_PlannedStmt;
+        (*planned).commandType = pg_sys::CmdType::CMD_UTILITY;
+        (*planned).canSetTag = true;
+        (*planned).utilityStmt = stmt.cast();
+        (*planned).stmt_location = -1;
+
+        pg_sys::ProcessUtility(
+            planned,
+            c"ALTER ROLE ... PASSWORD '<redacted by managed_roles>'".as_ptr(),
+            false,
+            pg_sys::ProcessUtilityContext::PROCESS_UTILITY_QUERY,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            pg_sys::None_Receiver,
+            std::ptr::null_mut(),
+        );
+        pg_sys::CommandCounterIncrement();
+    }
+}
+
+#[pg_extern(volatile, parallel_safe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+/// A random alphanumeric password from PostgreSQL's CSPRNG.
+fn generate_password(length: default!(Option<i32>, 24)) -> String {
+    let length = validate_length(length.unwrap_or(DEFAULT_LENGTH)).unwrap_or_else(|f| f.raise());
+    generate(length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_bytes_without_bias() {
+        assert_eq!(alphanumeric_from_bytes(&[0, 25, 26, 51, 52, 61, 62], 7).unwrap(), "AZaz09A");
+        // 248..=255 are skipped, not folded onto the first characters.
+        assert_eq!(alphanumeric_from_bytes(&[248, 255, 1, 250, 2], 2).unwrap(), "BC");
+        assert_eq!(alphanumeric_from_bytes(&[249, 250], 1), None);
+    }
+
+    #[test]
+    fn classes() {
+        assert!(has_every_class("aB3"));
+        assert!(!has_every_class("abc123"));
+        assert!(!has_every_class("ABCabc"));
+    }
+
+    #[test]
+    fn lengths() {
+        assert_eq!(validate_length(24), Ok(24));
+        assert!(validate_length(11).is_err());
+        assert!(validate_length(1025).is_err());
+        assert!(validate_supplied("").is_err());
+        assert!(validate_supplied(&"x".repeat(1025)).is_err());
+        assert!(validate_supplied("a\0b").is_err());
+        assert!(validate_supplied("Correct-Horse-42").is_ok());
+    }
+}

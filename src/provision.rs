@@ -1,0 +1,467 @@
+//! The provisioning lifecycle: create, reset, adopt and drop managed users.
+
+use crate::audit;
+use crate::catalog::{self, spi, Role};
+use crate::credentials;
+use crate::errors::{insufficient_privilege, invalid_parameter, required, undefined_object, duplicate_object, Failure, OrRaise};
+use crate::gucs;
+use crate::identity::{as_extension_owner, caller, Caller};
+use crate::names::validate_new_role_name;
+use crate::password;
+use crate::templates::{group_roles_for, load_templates, login_options, require_template, sync_user_groups, Template};
+use pgrx::prelude::*;
+use pgrx::spi::quote_identifier;
+use pgrx::{JsonB, PgSqlErrorCode};
+use serde_json::json;
+
+/// A registered managed user.
+struct Managed {
+    role: Role,
+    template: String,
+    created_by_oid: Option<pg_sys::Oid>,
+}
+
+fn managed_user(role: Role) -> Option<Managed> {
+    Spi::connect(|client| {
+        let table = spi(client.select(
+            "SELECT template, created_by_oid FROM managed_roles.users WHERE role_oid = $1",
+            Some(1),
+            &[role.oid.into()],
+        ));
+        if table.is_empty() {
+            return None;
+        }
+        let row = table.first();
+        let template: String = spi(row.get_by_name("template")).unwrap();
+        let created_by_oid: Option<pg_sys::Oid> = spi(row.get_by_name("created_by_oid"));
+        Some(Managed { role, template, created_by_oid })
+    })
+}
+
+fn require_role(name: &str) -> Role {
+    catalog::role_by_name(name).unwrap_or_else(|| undefined_object(format!("role \"{name}\" does not exist")).raise())
+}
+
+fn require_managed(name: &str) -> Managed {
+    let role = require_role(name);
+    managed_user(role).unwrap_or_else(|| {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("role \"{name}\" is not managed by managed_roles"),
+        )
+        .hint(format!("Bring it under management with adopt_user('{name}', '<template>') first."))
+        .raise()
+    })
+}
+
+/// A non-superuser may use a template only if it is a member of the
+/// template's group role and itself holds every login attribute the template
+/// gives, so that provisioning never hands out more than the caller has.
+fn authorize_template(caller: &Caller, template: &Template, action: &str) {
+    if caller.superuser {
+        return;
+    }
+    let group = catalog::role_by_name(&template.group_role);
+    let member = group.as_ref().is_some_and(|g| catalog::has_role(caller.oid, g.oid, "MEMBER"));
+    if !member {
+        insufficient_privilege(format!("permission denied to {action} users of template \"{}\"", template.name))
+            .detail(format!("Only superusers and members of role \"{}\" can do this.", template.group_role))
+            .raise();
+    }
+    let me = catalog::role_by_oid(caller.oid).expect("current user exists");
+    let login = &template.spec.login;
+    let lacking: Vec<&str> = [
+        ("CREATEDB", login.createdb && !me.createdb),
+        ("CREATEROLE", login.createrole && !me.createrole),
+        ("REPLICATION", login.replication && !me.replication),
+        ("BYPASSRLS", login.bypassrls && !me.bypassrls),
+    ]
+    .into_iter()
+    .filter_map(|(attr, missing)| missing.then_some(attr))
+    .collect();
+    if !lacking.is_empty() {
+        insufficient_privilege(format!("permission denied to {action} users of template \"{}\"", template.name))
+            .detail(format!("The template gives {} and you do not have it.", lacking.join(", ")))
+            .raise();
+    }
+}
+
+/// Rights over an existing managed user: never a superuser or a group role
+/// for non-superusers; another manager's account only for its provisioner.
+fn authorize_target(caller: &Caller, user: &Managed, template: &Template, action: &str) {
+    if catalog::is_group_role(user.role.oid) {
+        insufficient_privilege(format!("\"{}\" is a template group role", user.role.name)).raise();
+    }
+    if caller.superuser {
+        return;
+    }
+    if user.role.superuser {
+        insufficient_privilege(format!("permission denied to {action} superuser \"{}\"", user.role.name)).raise();
+    }
+    authorize_template(caller, template, action);
+    let is_self = user.role.oid == caller.oid;
+    if user.role.createrole && !is_self && user.created_by_oid != Some(caller.oid) {
+        insufficient_privilege(format!("permission denied to {action} \"{}\"", user.role.name))
+            .detail("It is a manager account (CREATEROLE) that you did not provision.")
+            .hint("Only superusers and the manager who provisioned it can do this.")
+            .raise();
+    }
+}
+
+fn connection_target(database: Option<&str>) -> (String, i32, String) {
+    let database = match database {
+        Some(db) => {
+            if !catalog::database_exists(db) {
+                Failure::new(PgSqlErrorCode::ERRCODE_INVALID_CATALOG_NAME, format!("database \"{db}\" does not exist")).raise();
+            }
+            db.to_string()
+        }
+        None => catalog::current_database(),
+    };
+    let host = match gucs::connection_host() {
+        h if h.is_empty() => credentials::host_from_listen_addresses(&catalog::setting("listen_addresses")),
+        h => h,
+    };
+    let port = match gucs::connection_port() {
+        0 => catalog::setting("port").parse().unwrap_or(5432),
+        p => p,
+    };
+    (host, port, database)
+}
+
+/// Picks the password (given or generated), lets the password-check hook
+/// judge the plaintext, and returns it with whether it was generated.
+fn choose_password(username: &str, supplied: Option<&str>) -> (String, bool) {
+    let (plaintext, generated) = match supplied {
+        Some(p) => {
+            password::validate_supplied(p).or_raise();
+            (p.to_string(), false)
+        }
+        None => (password::generate(password::DEFAULT_LENGTH as usize), true),
+    };
+    password::run_check_password_hook(username, &plaintext);
+    (plaintext, generated)
+}
+
+fn valid_until(template: &Template) -> Option<String> {
+    template.spec.login.password_valid_days.map(|days| {
+        spi(Spi::get_one_with_args::<String>(
+            "SELECT (pg_catalog.now() + pg_catalog.make_interval(days => $1))::text",
+            &[days.into()],
+        ))
+        .expect("timestamp")
+    })
+}
+
+/// Creates a LOGIN role from a template with a generated (or given) password
+/// and returns its credentials.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn create_managed_user(
+    name: Option<&str>,
+    role: default!(Option<&str>, "'writer'"),
+    password: default!(Option<&str>, "NULL"),
+    database: default!(Option<&str>, "NULL"),
+) -> JsonB {
+    let caller = caller();
+    let name = required(name, "user name");
+    let template_name = required(role, "template (role)");
+    validate_new_role_name(name, &gucs::protected_role_names()).or_raise();
+
+    JsonB(as_extension_owner(|| {
+        let template = require_template(template_name);
+        authorize_template(&caller, &template, "create");
+        if let Some(existing) = catalog::role_by_name(name) {
+            let hint = if managed_user(existing).is_some() {
+                "It is already a managed user: use reset_managed_password() to give it new credentials."
+            } else {
+                "Use adopt_user() to bring an existing role under management."
+            };
+            duplicate_object(format!("role \"{name}\" already exists")).hint(hint).raise();
+        }
+        let (host, port, database) = connection_target(database);
+        let (plaintext, generated) = choose_password(name, password);
+
+        let ident = quote_identifier(name);
+        spi(Spi::run(&format!("CREATE ROLE {ident} LOGIN INHERIT {}", login_options(&template.spec))));
+        password::store_verifier(name, &password::scram_verifier(name, &plaintext), valid_until(&template).as_deref());
+        let role = catalog::role_by_name(name).expect("role just created");
+        let templates = load_templates();
+        let groups = group_roles_for(&template.name, &templates);
+        sync_user_groups(role.oid, name, &groups);
+
+        spi(Spi::run_with_args(
+            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted)
+             VALUES ($1, $2, $3::text::name, $4, pg_catalog.now(), false)
+             ON CONFLICT (role_oid) DO UPDATE SET template = EXCLUDED.template, created_by = EXCLUDED.created_by,
+                 created_by_oid = EXCLUDED.created_by_oid, created_at = pg_catalog.now(),
+                 password_set_at = pg_catalog.now(), adopted = false",
+            &[role.oid.into(), template.name.as_str().into(), caller.name.as_str().into(), caller.oid.into()],
+        ));
+        audit::record(
+            &caller,
+            "create",
+            Some(name),
+            Some(role.oid),
+            json!({"template": template.name, "groups": groups, "database": database, "password_generated": generated}),
+        );
+        credentials::credentials(name, &plaintext, &template.name, &host, port, &database)
+    }))
+}
+
+/// Gives a managed user a new password (generated unless given) and returns
+/// fresh credentials.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn reset_managed_password(
+    name: Option<&str>,
+    password: default!(Option<&str>, "NULL"),
+    database: default!(Option<&str>, "NULL"),
+) -> JsonB {
+    let caller = caller();
+    let name = required(name, "user name");
+    JsonB(as_extension_owner(|| {
+        let user = require_managed(name);
+        let template = require_template(&user.template);
+        authorize_target(&caller, &user, &template, "reset the password of");
+        let (host, port, database) = connection_target(database);
+        let (plaintext, generated) = choose_password(name, password);
+        password::store_verifier(name, &password::scram_verifier(name, &plaintext), valid_until(&template).as_deref());
+        spi(Spi::run_with_args(
+            "UPDATE managed_roles.users SET password_set_at = pg_catalog.now() WHERE role_oid = $1",
+            &[user.role.oid.into()],
+        ));
+        audit::record(&caller, "reset_password", Some(name), Some(user.role.oid), json!({"password_generated": generated}));
+        credentials::credentials(name, &plaintext, &template.name, &host, port, &database)
+    }))
+}
+
+/// Brings a role created with plain SQL under management: it gets the
+/// template's group roles and login attributes; its password is kept.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
+    let caller = caller();
+    let name = required(name, "user name");
+    let template_name = required(role, "template (role)");
+    JsonB(as_extension_owner(|| {
+        let template = require_template(template_name);
+        let target = require_role(name);
+        if target.superuser {
+            insufficient_privilege(format!("cannot adopt superuser \"{name}\""))
+                .detail("Managed users are never superusers.")
+                .raise();
+        }
+        if target.name.starts_with("pg_") || target.name == crate::names::GROUP_MARKER_ROLE || catalog::is_group_role(target.oid) {
+            invalid_parameter(format!("cannot adopt \"{name}\""))
+                .detail("Predefined roles and template group roles are not users.")
+                .raise();
+        }
+        if let Some(existing) = managed_user(target.clone()) {
+            duplicate_object(format!("role \"{name}\" is already managed (template \"{}\")", existing.template)).raise();
+        }
+        authorize_template(&caller, &template, "adopt");
+        if !caller.superuser {
+            if !catalog::has_role(caller.oid, target.oid, "MEMBER WITH ADMIN OPTION") {
+                insufficient_privilege(format!("permission denied to adopt \"{name}\""))
+                    .detail("You need ADMIN OPTION on the role.")
+                    .raise();
+            }
+            if target.createrole || target.replication || target.bypassrls {
+                insufficient_privilege(format!("permission denied to adopt \"{name}\""))
+                    .detail("It has CREATEROLE, REPLICATION or BYPASSRLS; only superusers can adopt such roles.")
+                    .raise();
+            }
+        }
+        let before = json!({
+            "createdb": target.createdb, "createrole": target.createrole,
+            "replication": target.replication, "bypassrls": target.bypassrls,
+            "can_login": target.can_login,
+        });
+        spi(Spi::run(&format!("ALTER ROLE {} INHERIT {}", quote_identifier(name), login_options(&template.spec))));
+        let groups = group_roles_for(&template.name, &load_templates());
+        sync_user_groups(target.oid, name, &groups);
+        spi(Spi::run_with_args(
+            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted)
+             VALUES ($1, $2, $3::text::name, $4, NULL, true)
+             ON CONFLICT (role_oid) DO UPDATE SET template = EXCLUDED.template, adopted = true",
+            &[target.oid.into(), template.name.as_str().into(), caller.name.as_str().into(), caller.oid.into()],
+        ));
+        if !target.can_login {
+            pgrx::notice!("role \"{name}\" cannot log in (NOLOGIN); it was adopted as it is");
+        }
+        let report = json!({"username": name, "template": template.name, "groups": groups, "attributes_before": before});
+        audit::record(&caller, "adopt", Some(name), Some(target.oid), report.clone());
+        report
+    }))
+}
+
+/// What a role owns or holds, from pg_shdepend (a shared catalog, so other
+/// databases are visible too).
+pub struct Dependencies {
+    /// Descriptions of objects owned in this database or cluster-wide
+    /// (databases, tablespaces); default privileges are not counted.
+    pub local_owned: Vec<String>,
+    /// Privileges and default privileges in this database or on shared objects.
+    pub local_privileges: i64,
+    /// (database, objects owned, privileges) in other databases.
+    pub other_databases: Vec<(String, i64, i64)>,
+}
+
+pub fn dependencies(role: pg_sys::Oid) -> Dependencies {
+    Spi::connect(|client| {
+        let table = spi(client.select(
+            "WITH d AS (
+               SELECT s.dbid, s.deptype, s.classid, s.objid, s.objsubid,
+                      s.dbid IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())) AS local
+                 FROM pg_catalog.pg_shdepend s
+                WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.refobjid = $1)
+             SELECT 'owned' AS kind, pg_catalog.pg_describe_object(classid, objid, objsubid) AS what, NULL::bigint AS owned, NULL::bigint AS privileges
+               FROM d WHERE local AND deptype = 'o' AND classid <> 'pg_catalog.pg_default_acl'::pg_catalog.regclass
+             UNION ALL
+             SELECT 'local_privileges', NULL, NULL, count(*) FROM d WHERE local AND (deptype <> 'o' OR classid = 'pg_catalog.pg_default_acl'::pg_catalog.regclass)
+             UNION ALL
+             SELECT 'other', db.datname::text, count(*) FILTER (WHERE deptype = 'o'), count(*) FILTER (WHERE deptype <> 'o')
+               FROM d JOIN pg_catalog.pg_database db ON db.oid = d.dbid WHERE NOT local GROUP BY db.datname
+             ORDER BY 1, 2",
+            None,
+            &[role.into()],
+        ));
+        let mut deps = Dependencies { local_owned: Vec::new(), local_privileges: 0, other_databases: Vec::new() };
+        for row in table {
+            let kind: String = spi(row.get_by_name("kind")).unwrap();
+            let what: Option<String> = spi(row.get_by_name("what"));
+            match kind.as_str() {
+                "owned" => deps.local_owned.push(what.unwrap_or_default()),
+                "local_privileges" => deps.local_privileges = spi(row.get_by_name("privileges")).unwrap_or(0),
+                _ => deps.other_databases.push((
+                    what.unwrap_or_default(),
+                    spi(row.get_by_name("owned")).unwrap_or(0),
+                    spi(row.get_by_name("privileges")).unwrap_or(0),
+                )),
+            }
+        }
+        deps
+    })
+}
+
+impl Dependencies {
+    /// Errors, naming each database and what to run there, if the role still
+    /// owns objects or holds privileges in other databases.
+    pub fn refuse_other_databases(&self, role: &str, reassign_to: Option<&str>) {
+        if self.other_databases.is_empty() {
+            return;
+        }
+        let listed: Vec<String> = self
+            .other_databases
+            .iter()
+            .map(|(db, owned, privileges)| format!("{db} ({owned} owned, {privileges} privileges)"))
+            .collect();
+        let r = quote_identifier(role);
+        let reassign = match reassign_to {
+            Some(target) => format!("REASSIGN OWNED BY {r} TO {}; ", quote_identifier(target)),
+            None => format!("REASSIGN OWNED BY {r} TO <new owner>; "),
+        };
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+            format!("role \"{role}\" still owns objects or holds privileges in other databases"),
+        )
+        .detail(format!("Databases: {}.", listed.join(", ")))
+        .hint(format!("Connect to each of those databases and run: {reassign}DROP OWNED BY {r}; then try again."))
+        .raise();
+    }
+}
+
+/// Ends the client sessions of a role. The pids are collected first and
+/// signalled one by one: a single query with pg_terminate_backend() in its
+/// WHERE clause could be evaluated before the other conditions.
+fn terminate_sessions(role: pg_sys::Oid) -> i64 {
+    let pids: Vec<i32> = Spi::connect(|client| {
+        let table = spi(client.select(
+            "SELECT pid FROM pg_catalog.pg_stat_activity
+              WHERE usesysid = $1 AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend'",
+            None,
+            &[role.into()],
+        ));
+        table.filter_map(|row| spi(row.get_by_name::<i32, _>("pid"))).collect()
+    });
+    pids.into_iter()
+        .filter(|&pid| {
+            spi(Spi::get_one_with_args::<bool>("SELECT pg_catalog.pg_terminate_backend($1, 5000)", &[pid.into()]))
+                .unwrap_or(false)
+        })
+        .count() as i64
+}
+
+/// Offboards a managed user without losing data: objects it owns move to
+/// `reassign_to` (REASSIGN OWNED), its privileges are revoked (DROP OWNED),
+/// its sessions are ended, then the role is dropped.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn drop_managed_user(name: Option<&str>, reassign_to: default!(Option<&str>, "NULL")) -> JsonB {
+    let caller = caller();
+    let name = required(name, "user name");
+    JsonB(as_extension_owner(|| {
+        let user = require_managed(name);
+        let template = require_template(&user.template);
+        authorize_target(&caller, &user, &template, "drop");
+        let session_user = unsafe { pg_sys::GetSessionUserId() };
+        if user.role.oid == caller.oid || user.role.oid == session_user {
+            Failure::new(PgSqlErrorCode::ERRCODE_OBJECT_IN_USE, format!("cannot drop \"{name}\": it is the current user"))
+                .raise();
+        }
+        let heir = reassign_to.map(|heir_name| {
+            let heir = require_role(heir_name);
+            if heir.oid == user.role.oid {
+                invalid_parameter("reassign_to must name another role").raise();
+            }
+            if catalog::is_group_role(heir.oid) || heir.name == crate::names::GROUP_MARKER_ROLE {
+                invalid_parameter(format!("cannot reassign objects to template group role \"{heir_name}\""))
+                    .hint("Give the objects to a user or an ordinary group role.")
+                    .raise();
+            }
+            if !caller.superuser && !catalog::has_role(caller.oid, heir.oid, "MEMBER") {
+                insufficient_privilege(format!("permission denied to reassign objects to \"{heir_name}\""))
+                    .detail("You can only hand objects to yourself or to a role you are a member of.")
+                    .raise();
+            }
+            heir
+        });
+
+        let deps = dependencies(user.role.oid);
+        deps.refuse_other_databases(name, reassign_to);
+        if heir.is_none() && !deps.local_owned.is_empty() {
+            let shown: Vec<&str> = deps.local_owned.iter().take(20).map(String::as_str).collect();
+            let more = deps.local_owned.len().saturating_sub(shown.len());
+            Failure::new(
+                PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+                format!("role \"{name}\" owns {} object(s) and was not dropped", deps.local_owned.len()),
+            )
+            .detail(format!("Owned: {}{}.", shown.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() }))
+            .hint(format!("Call drop_managed_user('{name}', reassign_to => '<role>') to give them to another role."))
+            .raise();
+        }
+
+        let sessions = terminate_sessions(user.role.oid);
+        let ident = quote_identifier(name);
+        if let Some(heir) = &heir {
+            spi(Spi::run(&format!("REASSIGN OWNED BY {ident} TO {}", quote_identifier(&heir.name))));
+        }
+        spi(Spi::run(&format!("DROP OWNED BY {ident}")));
+        spi(Spi::run(&format!("DROP ROLE {ident}")));
+        spi(Spi::run_with_args("DELETE FROM managed_roles.users WHERE role_oid = $1", &[user.role.oid.into()]));
+
+        let report = json!({
+            "username": name,
+            "template": template.name,
+            "dropped": true,
+            "reassigned_to": heir.as_ref().map(|h| h.name.clone()),
+            "objects_reassigned": if heir.is_some() { deps.local_owned.clone() } else { Vec::new() },
+            "privileges_revoked": deps.local_privileges,
+            "sessions_terminated": sessions,
+        });
+        audit::record(&caller, "drop", Some(name), Some(user.role.oid), report.clone());
+        report
+    }))
+}
+

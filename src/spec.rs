@@ -1,0 +1,291 @@
+//! Template specs: the JSONB document parsed into serde structs (unknown keys
+//! rejected), plus the pure set arithmetic used to re-sync group roles.
+
+use crate::errors::{invalid_parameter, Failure};
+use crate::names::{validate_template_name, MAX_NAME_BYTES};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Login attributes given to each user of a template (not inherited through
+/// the group role, so they are set on the user itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginAttributes {
+    #[serde(default)]
+    pub createdb: bool,
+    #[serde(default)]
+    pub createrole: bool,
+    #[serde(default)]
+    pub replication: bool,
+    #[serde(default)]
+    pub bypassrls: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_limit: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_valid_days: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SchemaPrivilege {
+    #[serde(rename = "USAGE", alias = "usage")]
+    Usage,
+    #[serde(rename = "CREATE", alias = "create")]
+    Create,
+}
+
+impl SchemaPrivilege {
+    pub fn sql(self) -> &'static str {
+        match self {
+            SchemaPrivilege::Usage => "USAGE",
+            SchemaPrivilege::Create => "CREATE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSpec {
+    #[serde(default)]
+    pub login: LoginAttributes,
+    #[serde(default)]
+    pub member_of: Vec<String>,
+    #[serde(default)]
+    pub admin_of: Vec<String>,
+    #[serde(default)]
+    pub includes: Vec<String>,
+    #[serde(default)]
+    pub schema_privileges: BTreeMap<String, BTreeSet<SchemaPrivilege>>,
+}
+
+const SPEC_HINT: &str = "A spec looks like {\"login\": {\"createdb\": bool, \"createrole\": bool, \"replication\": bool, \"bypassrls\": bool, \"connection_limit\": int, \"password_valid_days\": int}, \"member_of\": [role], \"admin_of\": [role], \"includes\": [template], \"schema_privileges\": {\"schema\": [\"USAGE\", \"CREATE\"]}}; every key is optional.";
+
+fn mentions_superuser(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.keys().any(|k| k.eq_ignore_ascii_case("superuser")) || map.values().any(mentions_superuser)
+        }
+        _ => false,
+    }
+}
+
+/// Parses and validates a spec for the template `template`.
+pub fn parse_spec(template: &str, value: &serde_json::Value) -> Result<TemplateSpec, Failure> {
+    if mentions_superuser(value) {
+        return Err(crate::errors::insufficient_privilege("a template can never grant SUPERUSER")
+            .hint("Managed users are never superusers; give the template the predefined roles it needs instead."));
+    }
+    if !value.is_object() {
+        return Err(invalid_parameter("template spec must be a JSON object").hint(SPEC_HINT));
+    }
+    let mut spec: TemplateSpec = serde_json::from_value(value.clone())
+        .map_err(|e| invalid_parameter(format!("invalid template spec: {e}")).hint(SPEC_HINT))?;
+
+    if let Some(limit) = spec.login.connection_limit {
+        if limit < -1 {
+            return Err(invalid_parameter("login.connection_limit must be -1 (no limit) or more"));
+        }
+    }
+    if let Some(days) = spec.login.password_valid_days {
+        if days < 1 {
+            return Err(invalid_parameter("login.password_valid_days must be at least 1")
+                .hint("Leave the key out for passwords that never expire."));
+        }
+    }
+    for (key, roles) in [("member_of", &mut spec.member_of), ("admin_of", &mut spec.admin_of)] {
+        for role in roles.iter() {
+            if role.is_empty() || role.len() > MAX_NAME_BYTES {
+                return Err(invalid_parameter(format!("{key} contains an invalid role name \"{role}\"")));
+            }
+        }
+        dedup_keep_order(roles);
+    }
+    for included in &spec.includes {
+        validate_template_name(included)?;
+        if included == template {
+            return Err(invalid_parameter(format!("template \"{template}\" cannot include itself")));
+        }
+    }
+    dedup_keep_order(&mut spec.includes);
+    for (schema, privileges) in &spec.schema_privileges {
+        if schema.is_empty() || schema.len() > MAX_NAME_BYTES {
+            return Err(invalid_parameter(format!("schema_privileges names an invalid schema \"{schema}\"")));
+        }
+        if privileges.is_empty() {
+            return Err(invalid_parameter(format!("schema_privileges for \"{schema}\" is empty"))
+                .hint("Remove the schema from the spec, or list USAGE and/or CREATE."));
+        }
+    }
+    Ok(spec)
+}
+
+fn dedup_keep_order(items: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    items.retain(|item| seen.insert(item.clone()));
+}
+
+/// The templates a template stands for: itself and everything it includes,
+/// transitively. Errors on unknown templates and on cycles.
+pub fn include_closure(
+    template: &str,
+    includes: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>, Failure> {
+    fn visit(
+        name: &str,
+        includes: &BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        out: &mut Vec<String>,
+    ) -> Result<(), Failure> {
+        if path.iter().any(|p| p == name) {
+            path.push(name.to_string());
+            return Err(invalid_parameter("template includes form a cycle").detail(path.join(" -> ")));
+        }
+        let Some(children) = includes.get(name) else {
+            return Err(crate::errors::undefined_object(format!("template \"{name}\" does not exist"))
+                .detail(format!("It is included by \"{}\".", path.last().map(String::as_str).unwrap_or("?"))));
+        };
+        if !out.iter().any(|o| o == name) {
+            out.push(name.to_string());
+        }
+        path.push(name.to_string());
+        for child in children {
+            visit(child, includes, path, out)?;
+        }
+        path.pop();
+        Ok(())
+    }
+    let mut out = Vec::new();
+    visit(template, includes, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
+/// One change to a role's direct memberships.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MembershipChange {
+    Grant { role: String, admin: bool },
+    AddAdmin { role: String },
+    RevokeAdmin { role: String },
+    Revoke { role: String },
+}
+
+/// What to grant and revoke to go from `current` to `desired` memberships
+/// (role name -> held WITH ADMIN OPTION).
+pub fn membership_diff(
+    current: &BTreeMap<String, bool>,
+    desired: &BTreeMap<String, bool>,
+) -> Vec<MembershipChange> {
+    let mut changes = Vec::new();
+    for (role, &admin) in desired {
+        match current.get(role) {
+            None => changes.push(MembershipChange::Grant { role: role.clone(), admin }),
+            Some(false) if admin => changes.push(MembershipChange::AddAdmin { role: role.clone() }),
+            Some(true) if !admin => changes.push(MembershipChange::RevokeAdmin { role: role.clone() }),
+            Some(_) => {}
+        }
+    }
+    for role in current.keys() {
+        if !desired.contains_key(role) {
+            changes.push(MembershipChange::Revoke { role: role.clone() });
+        }
+    }
+    changes
+}
+
+/// Memberships a spec asks for: member_of plus admin_of (admin implies member).
+pub fn desired_memberships(spec: &TemplateSpec) -> BTreeMap<String, bool> {
+    let mut desired: BTreeMap<String, bool> = spec.member_of.iter().map(|r| (r.clone(), false)).collect();
+    for role in &spec.admin_of {
+        desired.insert(role.clone(), true);
+    }
+    desired
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgrx::PgSqlErrorCode;
+    use serde_json::json;
+
+    #[test]
+    fn parses_the_documented_shape() {
+        let spec = parse_spec(
+            "manager",
+            &json!({"login": {"createdb": true, "createrole": true, "connection_limit": 5, "password_valid_days": 90},
+                    "member_of": ["pg_monitor", "pg_monitor", "pg_read_all_data"],
+                    "admin_of": ["pg_monitor"], "includes": ["writer"],
+                    "schema_privileges": {"public": ["usage", "CREATE"]}}),
+        )
+        .unwrap();
+        assert!(spec.login.createdb && spec.login.createrole && !spec.login.replication);
+        assert_eq!(spec.login.connection_limit, Some(5));
+        assert_eq!(spec.member_of, vec!["pg_monitor", "pg_read_all_data"]);
+        assert_eq!(spec.schema_privileges["public"].len(), 2);
+        assert_eq!(parse_spec("empty", &json!({})).unwrap(), TemplateSpec::default());
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_superuser() {
+        let err = parse_spec("t", &json!({"member": ["x"]})).unwrap_err();
+        assert_eq!(err.code, PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE);
+        assert!(err.message.contains("unknown field"), "{}", err.message);
+        for spec in [json!({"login": {"superuser": true}}), json!({"SuperUser": false}), json!({"login": {"SUPERUSER": 1}})] {
+            let err = parse_spec("t", &spec).unwrap_err();
+            assert_eq!(err.code, PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE);
+        }
+        assert!(parse_spec("t", &json!([1])).is_err());
+        assert!(parse_spec("t", &json!({"login": {"createdb": "yes"}})).is_err());
+        assert!(parse_spec("t", &json!({"login": {"connection_limit": -2}})).is_err());
+        assert!(parse_spec("t", &json!({"login": {"password_valid_days": 0}})).is_err());
+        assert!(parse_spec("t", &json!({"includes": ["t"]})).is_err());
+        assert!(parse_spec("t", &json!({"includes": ["Bad"]})).is_err());
+        assert!(parse_spec("t", &json!({"schema_privileges": {"public": ["DELETE"]}})).is_err());
+        assert!(parse_spec("t", &json!({"schema_privileges": {"public": []}})).is_err());
+        assert!(parse_spec("t", &json!({"member_of": [""]})).is_err());
+    }
+
+    #[test]
+    fn closure_follows_includes_and_finds_cycles() {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        map.insert("manager".into(), vec!["writer".into()]);
+        map.insert("writer".into(), vec!["reader".into()]);
+        map.insert("reader".into(), vec![]);
+        assert_eq!(include_closure("manager", &map).unwrap(), vec!["manager", "writer", "reader"]);
+        assert_eq!(include_closure("reader", &map).unwrap(), vec!["reader"]);
+        map.insert("reader".into(), vec!["manager".into()]);
+        let err = include_closure("manager", &map).unwrap_err();
+        assert_eq!(err.detail.as_deref(), Some("manager -> writer -> reader -> manager"));
+        map.insert("reader".into(), vec!["ghost".into()]);
+        assert_eq!(include_closure("manager", &map).unwrap_err().code, PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT);
+    }
+
+    #[test]
+    fn diff_grants_and_revokes() {
+        let current: BTreeMap<String, bool> =
+            [("a".to_string(), false), ("b".to_string(), true), ("c".to_string(), false), ("d".to_string(), true)].into();
+        let desired: BTreeMap<String, bool> =
+            [("a".to_string(), false), ("b".to_string(), false), ("c".to_string(), true), ("e".to_string(), true)].into();
+        let changes = membership_diff(&current, &desired);
+        assert_eq!(
+            changes,
+            vec![
+                MembershipChange::RevokeAdmin { role: "b".into() },
+                MembershipChange::AddAdmin { role: "c".into() },
+                MembershipChange::Grant { role: "e".into(), admin: true },
+                MembershipChange::Revoke { role: "d".into() },
+            ]
+        );
+        assert!(membership_diff(&desired, &desired).is_empty());
+    }
+
+    #[test]
+    fn admin_implies_membership() {
+        let spec = TemplateSpec {
+            member_of: vec!["pg_monitor".into(), "pg_read_all_data".into()],
+            admin_of: vec!["pg_monitor".into(), "pg_signal_backend".into()],
+            ..Default::default()
+        };
+        let desired = desired_memberships(&spec);
+        assert_eq!(desired.get("pg_monitor"), Some(&true));
+        assert_eq!(desired.get("pg_read_all_data"), Some(&false));
+        assert_eq!(desired.get("pg_signal_backend"), Some(&true));
+    }
+}

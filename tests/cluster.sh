@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL clusters for the demo and the tests.
+#
+#   tests/cluster.sh start DIR PORT [postgresql.conf line ...]
+#   tests/cluster.sh stop DIR
+#
+# The server runs as the `postgres` user when invoked as root (initdb refuses
+# root), listens on 127.0.0.1:PORT and on a Unix socket in DIR, preloads
+# managed_roles, trusts local socket connections and requires SCRAM over TCP.
+set -euo pipefail
+PG_MAJOR="${PG_MAJOR:-15}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PG_CONFIG="${PG_CONFIG:-$("$here/../pgrx-config/pg-config-path.sh" "$PG_MAJOR")}"
+BINDIR="$("$PG_CONFIG" --bindir)"
+
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+start() {
+    local dir="$1" port="$2"
+    shift 2
+    stop "$dir" >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    as_postgres "$BINDIR/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+        --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+        { cat "$dir/initdb.log" >&2; return 1; }
+    {
+        echo "listen_addresses = '127.0.0.1'"
+        echo "port = $port"
+        echo "unix_socket_directories = '$dir'"
+        echo "shared_preload_libraries = 'managed_roles'"
+        echo "password_encryption = 'scram-sha-256'"
+        echo "fsync = off"
+        for line in "$@"; do echo "$line"; done
+    } | as_postgres tee -a "$dir/data/postgresql.conf" >/dev/null
+    as_postgres "$BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+        { cat "$dir/server.log" >&2; return 1; }
+}
+
+stop() {
+    local dir="$1"
+    [ -f "$dir/data/postmaster.pid" ] || return 0
+    as_postgres "$BINDIR/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+    start) start "$@" ;;
+    stop) stop "$@" ;;
+    *) echo "usage: $0 start DIR PORT [conf-line ...] | stop DIR" >&2; exit 2 ;;
+esac
