@@ -103,7 +103,12 @@ pub fn direct_memberships(member: pg_sys::Oid) -> BTreeMap<String, bool> {
             &[member.into(), GROUP_MARKER_ROLE.into()],
         ));
         table
-            .map(|row| (spi(row.get_by_name::<String, _>("name")).unwrap(), spi(row.get_by_name::<bool, _>("admin")).unwrap()))
+            .map(|row| {
+                (
+                    spi(row.get_by_name::<String, _>("name")).unwrap(),
+                    spi(row.get_by_name::<bool, _>("admin")).unwrap(),
+                )
+            })
             .collect()
     })
 }
@@ -122,7 +127,9 @@ pub fn group_memberships(member: pg_sys::Oid) -> Vec<String> {
             None,
             &[member.into(), GROUP_MARKER_ROLE.into()],
         ));
-        table.map(|row| spi(row.get_by_name::<String, _>("name")).unwrap()).collect()
+        table
+            .map(|row| spi(row.get_by_name::<String, _>("name")).unwrap())
+            .collect()
     })
 }
 
@@ -135,12 +142,18 @@ pub fn database_exists(name: &str) -> bool {
 }
 
 pub fn current_database() -> String {
-    spi(Spi::get_one::<String>("SELECT pg_catalog.current_database()::text")).unwrap_or_default()
+    spi(Spi::get_one::<String>(
+        "SELECT pg_catalog.current_database()::text",
+    ))
+    .unwrap_or_default()
 }
 
 pub fn setting(name: &str) -> String {
-    spi(Spi::get_one_with_args::<String>("SELECT pg_catalog.current_setting($1, true)", &[name.into()]))
-        .unwrap_or_default()
+    spi(Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.current_setting($1, true)",
+        &[name.into()],
+    ))
+    .unwrap_or_default()
 }
 
 pub fn schema_exists(name: &str) -> bool {

@@ -5,7 +5,11 @@ use serde_json::{json, Value};
 
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded,
 /// which is always safe in userinfo, path and query.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 fn encode(s: &str) -> String {
     utf8_percent_encode(s, COMPONENT).to_string()
@@ -17,15 +21,29 @@ fn encode(s: &str) -> String {
 pub fn connection_uri(user: &str, password: &str, host: &str, port: i32, database: &str) -> String {
     let userinfo = format!("{}:{}", encode(user), encode(password));
     if host.starts_with('/') {
-        format!("postgresql://{userinfo}@:{port}/{}?host={}", encode(database), encode(host))
+        format!(
+            "postgresql://{userinfo}@:{port}/{}?host={}",
+            encode(database),
+            encode(host)
+        )
     } else if host.contains(':') {
-        format!("postgresql://{userinfo}@[{host}]:{port}/{}", encode(database))
+        format!(
+            "postgresql://{userinfo}@[{host}]:{port}/{}",
+            encode(database)
+        )
     } else {
         format!("postgresql://{userinfo}@{host}:{port}/{}", encode(database))
     }
 }
 
-pub fn credentials(user: &str, password: &str, template: &str, host: &str, port: i32, database: &str) -> Value {
+pub fn credentials(
+    user: &str,
+    password: &str,
+    template: &str,
+    host: &str,
+    port: i32,
+    database: &str,
+) -> Value {
     json!({
         "username": user,
         "password": password,
@@ -40,7 +58,11 @@ pub fn credentials(user: &str, password: &str, template: &str, host: &str, port:
 /// The host to advertise when `managed_roles.connection_host` is empty: the
 /// first specific address the server listens on, else `localhost`.
 pub fn host_from_listen_addresses(listen_addresses: &str) -> String {
-    match listen_addresses.split(',').map(str::trim).find(|a| !a.is_empty()) {
+    match listen_addresses
+        .split(',')
+        .map(str::trim)
+        .find(|a| !a.is_empty())
+    {
         None | Some("*") | Some("0.0.0.0") | Some("::") => "localhost".to_string(),
         Some(address) => address.to_string(),
     }
@@ -64,7 +86,10 @@ mod tests {
             connection_uri("o'brien; x", "p@ss:w/rd%?#", "127.0.0.1", 5433, "my db/é"),
             "postgresql://o%27brien%3B%20x:p%40ss%3Aw%2Frd%25%3F%23@127.0.0.1:5433/my%20db%2F%C3%A9"
         );
-        assert_eq!(connection_uri("a", "b", "::1", 5432, "d"), "postgresql://a:b@[::1]:5432/d");
+        assert_eq!(
+            connection_uri("a", "b", "::1", 5432, "d"),
+            "postgresql://a:b@[::1]:5432/d"
+        );
         assert_eq!(
             connection_uri("a", "b", "/var/run/postgresql", 5432, "d"),
             "postgresql://a:b@:5432/d?host=%2Fvar%2Frun%2Fpostgresql"
@@ -74,7 +99,9 @@ mod tests {
     #[test]
     fn document_has_every_field() {
         let doc = credentials("alex", "pw", "writer", "localhost", 5432, "postgres");
-        for key in ["username", "password", "template", "database", "host", "port", "uri"] {
+        for key in [
+            "username", "password", "template", "database", "host", "port", "uri",
+        ] {
             assert!(doc.get(key).is_some(), "{key}");
         }
         assert_eq!(doc["port"], 5432);
@@ -83,7 +110,10 @@ mod tests {
     #[test]
     fn advertised_host() {
         assert_eq!(host_from_listen_addresses("127.0.0.1"), "127.0.0.1");
-        assert_eq!(host_from_listen_addresses(" 10.0.0.5 , localhost"), "10.0.0.5");
+        assert_eq!(
+            host_from_listen_addresses(" 10.0.0.5 , localhost"),
+            "10.0.0.5"
+        );
         assert_eq!(host_from_listen_addresses("*"), "localhost");
         assert_eq!(host_from_listen_addresses(""), "localhost");
     }

@@ -16,7 +16,12 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: PgSqlErrorCode, message: impl Into<String>) -> Self {
-        Failure { code, message: message.into(), detail: None, hint: None }
+        Failure {
+            code,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {

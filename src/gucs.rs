@@ -3,7 +3,8 @@
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
 
-pub static HOME_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
+pub static HOME_DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"postgres"));
 pub static CONNECTION_HOST: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static CONNECTION_PORT: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Default protected names: ones that look like administrator accounts.
@@ -49,7 +50,10 @@ pub fn init() {
 }
 
 fn string_setting(setting: &GucSetting<Option<CString>>) -> String {
-    setting.get().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    setting
+        .get()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn home_database() -> String {

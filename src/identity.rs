@@ -23,8 +23,14 @@ pub fn caller() -> Caller {
     // SAFETY: plain catalog lookups on the current user, valid in a transaction.
     unsafe {
         let oid = pg_sys::GetUserId();
-        let name = CStr::from_ptr(pg_sys::GetUserNameFromId(oid, false)).to_string_lossy().into_owned();
-        Caller { oid, name, superuser: pg_sys::superuser_arg(oid) }
+        let name = CStr::from_ptr(pg_sys::GetUserNameFromId(oid, false))
+            .to_string_lossy()
+            .into_owned();
+        Caller {
+            oid,
+            name,
+            superuser: pg_sys::superuser_arg(oid),
+        }
     }
 }
 
@@ -59,7 +65,10 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
     // SECURITY_LOCAL_USERID_CHANGE forbids SET ROLE while switched.
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-        pg_sys::SetUserIdAndSecContext(owner, saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        );
     }
     struct Restore(pg_sys::Oid, i32);
     impl Drop for Restore {
@@ -76,9 +85,15 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
 
 fn extension_owner() -> pg_sys::Oid {
     let owner = catalog::extension_owner().unwrap_or_else(|| {
-        Failure::new(PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "extension managed_roles is not installed in this database")
-            .hint(format!("The extension lives in database \"{}\".", crate::gucs::home_database()))
-            .raise()
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "extension managed_roles is not installed in this database",
+        )
+        .hint(format!(
+            "The extension lives in database \"{}\".",
+            crate::gucs::home_database()
+        ))
+        .raise()
     });
     // SAFETY: catalog lookup.
     if !unsafe { pg_sys::superuser_arg(owner) } {

@@ -54,7 +54,10 @@ mod tests {
         let creds = json("SELECT managed_roles.create_managed_user('pgt_alex', 'manager')");
         let password = creds["password"].as_str().unwrap();
         assert_eq!(password.len(), 24);
-        let stored = Spi::get_one::<String>("SELECT rolpassword FROM pg_authid WHERE rolname = 'pgt_alex'").unwrap().unwrap();
+        let stored =
+            Spi::get_one::<String>("SELECT rolpassword FROM pg_authid WHERE rolname = 'pgt_alex'")
+                .unwrap()
+                .unwrap();
         assert!(stored.starts_with("SCRAM-SHA-256$4096:"), "{stored}");
         assert!(!stored.contains(password));
         let groups = Spi::get_one::<String>(
@@ -98,6 +101,9 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec!["shared_preload_libraries = 'managed_roles'", "managed_roles.database = 'pgrx_tests'"]
+        vec![
+            "shared_preload_libraries = 'managed_roles'",
+            "managed_roles.database = 'pgrx_tests'",
+        ]
     }
 }

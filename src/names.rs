@@ -15,7 +15,13 @@ pub const GROUP_ROLE_PREFIX: &str = "managed_";
 pub const GROUP_MARKER_ROLE: &str = "managed_roles_group";
 
 /// Names PostgreSQL reserves as role specifications.
-const RESERVED_ROLE_NAMES: &[&str] = &["public", "none", "current_user", "current_role", "session_user"];
+const RESERVED_ROLE_NAMES: &[&str] = &[
+    "public",
+    "none",
+    "current_user",
+    "current_role",
+    "session_user",
+];
 
 /// Template names become part of a role name, so they are kept to plain
 /// lower-case identifiers that never need quoting.
@@ -23,7 +29,9 @@ pub fn validate_template_name(name: &str) -> Result<(), Failure> {
     let max = MAX_NAME_BYTES - GROUP_ROLE_PREFIX.len();
     let well_formed = name.len() <= max
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if well_formed {
         Ok(())
     } else {
@@ -54,11 +62,16 @@ pub fn validate_new_role_name(name: &str, protected: &[String]) -> Result<(), Fa
         .hint("PostgreSQL would silently truncate the name; choose a shorter one."));
     }
     let reserved = |why: &str| {
-        Err(Failure::new(PgSqlErrorCode::ERRCODE_RESERVED_NAME, format!("role name \"{name}\" is reserved"))
-            .detail(why.to_string()))
+        Err(Failure::new(
+            PgSqlErrorCode::ERRCODE_RESERVED_NAME,
+            format!("role name \"{name}\" is reserved"),
+        )
+        .detail(why.to_string()))
     };
     if name.starts_with("pg_") {
-        return reserved("Role names starting with \"pg_\" are reserved for PostgreSQL's predefined roles.");
+        return reserved(
+            "Role names starting with \"pg_\" are reserved for PostgreSQL's predefined roles.",
+        );
     }
     let lower = name.to_lowercase();
     if RESERVED_ROLE_NAMES.contains(&lower.as_str()) {
@@ -75,7 +88,11 @@ pub fn validate_new_role_name(name: &str, protected: &[String]) -> Result<(), Fa
 
 /// Splits a comma-separated setting into trimmed, non-empty names.
 pub fn parse_name_list(list: &str) -> Vec<String> {
-    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -101,14 +118,30 @@ mod tests {
         assert_eq!(protected, vec!["admin", "root"]);
         assert!(validate_new_role_name("alex", &protected).is_ok());
         assert!(validate_new_role_name("Robert'); DROP TABLE x;--", &protected).is_ok());
-        assert_eq!(validate_new_role_name("", &protected).unwrap_err().code, PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE);
+        assert_eq!(
+            validate_new_role_name("", &protected).unwrap_err().code,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
+        );
         assert!(validate_new_role_name(&"a".repeat(63), &protected).is_ok());
         assert_eq!(
-            validate_new_role_name(&"é".repeat(32), &protected).unwrap_err().code,
+            validate_new_role_name(&"é".repeat(32), &protected)
+                .unwrap_err()
+                .code,
             PgSqlErrorCode::ERRCODE_NAME_TOO_LONG
         );
-        for bad in ["pg_evil", "PUBLIC", "none", "current_user", "Admin", "managed_roles_group"] {
-            assert_eq!(validate_new_role_name(bad, &protected).unwrap_err().code, PgSqlErrorCode::ERRCODE_RESERVED_NAME, "{bad}");
+        for bad in [
+            "pg_evil",
+            "PUBLIC",
+            "none",
+            "current_user",
+            "Admin",
+            "managed_roles_group",
+        ] {
+            assert_eq!(
+                validate_new_role_name(bad, &protected).unwrap_err().code,
+                PgSqlErrorCode::ERRCODE_RESERVED_NAME,
+                "{bad}"
+            );
         }
     }
 }

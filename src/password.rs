@@ -39,14 +39,20 @@ pub fn has_every_class(password: &str) -> bool {
 fn strong_random(buf: &mut [u8]) {
     // SAFETY: pg_strong_random fills `buf` from the OS CSPRNG (or OpenSSL).
     if !unsafe { pg_sys::pg_strong_random(buf.as_mut_ptr().cast(), buf.len()) } {
-        Failure::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not generate random bytes").raise();
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "could not generate random bytes",
+        )
+        .raise();
     }
 }
 
 pub fn validate_length(length: i32) -> Result<usize, Failure> {
     if !(MIN_GENERATED_LENGTH..=MAX_GENERATED_LENGTH).contains(&length) {
-        return Err(invalid_parameter(format!("password length must be between {MIN_GENERATED_LENGTH} and {MAX_GENERATED_LENGTH}"))
-            .detail(format!("The requested length was {length}.")));
+        return Err(invalid_parameter(format!(
+            "password length must be between {MIN_GENERATED_LENGTH} and {MAX_GENERATED_LENGTH}"
+        ))
+        .detail(format!("The requested length was {length}.")));
     }
     Ok(length as usize)
 }
@@ -70,17 +76,23 @@ pub fn validate_supplied(password: &str) -> Result<(), Failure> {
             .hint("Pass NULL to have a strong password generated."));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(invalid_parameter(format!("password is too long ({} bytes)", password.len()))
-            .detail(format!("Passwords are limited to {MAX_PASSWORD_BYTES} bytes.")));
+        return Err(
+            invalid_parameter(format!("password is too long ({} bytes)", password.len())).detail(
+                format!("Passwords are limited to {MAX_PASSWORD_BYTES} bytes."),
+            ),
+        );
     }
     if password.contains('\0') {
-        return Err(invalid_parameter("password must not contain NUL characters"));
+        return Err(invalid_parameter(
+            "password must not contain NUL characters",
+        ));
     }
     Ok(())
 }
 
 fn cstring(s: &str) -> CString {
-    CString::new(s).unwrap_or_else(|_| invalid_parameter("value must not contain NUL characters").raise())
+    CString::new(s)
+        .unwrap_or_else(|_| invalid_parameter("value must not contain NUL characters").raise())
 }
 
 /// Lets whatever check_password_hook is installed (ours, passwordcheck,
@@ -93,7 +105,13 @@ pub fn run_check_password_hook(role: &str, plaintext: &str) {
         let plaintext = cstring(plaintext);
         // SAFETY: the hook takes NUL-terminated strings and a NULL valid-until.
         unsafe {
-            hook(role.as_ptr(), plaintext.as_ptr(), pg_sys::PasswordType::PASSWORD_TYPE_PLAINTEXT, pg_sys::Datum::from(0), true)
+            hook(
+                role.as_ptr(),
+                plaintext.as_ptr(),
+                pg_sys::PasswordType::PASSWORD_TYPE_PLAINTEXT,
+                pg_sys::Datum::from(0),
+                true,
+            )
         };
     }
 }
@@ -110,7 +128,9 @@ pub fn scram_verifier(role: &str, plaintext: &str) -> String {
             role.as_ptr(),
             plaintext.as_ptr(),
         );
-        let out = std::ffi::CStr::from_ptr(verifier).to_string_lossy().into_owned();
+        let out = std::ffi::CStr::from_ptr(verifier)
+            .to_string_lossy()
+            .into_owned();
         pg_sys::pfree(verifier.cast());
         out
     }
@@ -123,7 +143,8 @@ pub fn store_verifier(role: &str, verifier: &str, valid_until: Option<&str>) {
     // SAFETY: builds nodes in the current memory context the way the parser
     // would and runs them as a nested utility statement.
     unsafe {
-        let spec = pg_sys::palloc0(std::mem::size_of::<pg_sys::RoleSpec>()) as *mut pg_sys::RoleSpec;
+        let spec =
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::RoleSpec>()) as *mut pg_sys::RoleSpec;
         (*spec).type_ = pg_sys::NodeTag::T_RoleSpec;
         (*spec).roletype = pg_sys::RoleSpecType::ROLESPEC_CSTRING;
         (*spec).rolename = pg_sys::pstrdup(cstring(role).as_ptr());
@@ -140,13 +161,15 @@ pub fn store_verifier(role: &str, verifier: &str, valid_until: Option<&str>) {
             add_option(c"validUntil", until);
         }
 
-        let stmt = pg_sys::palloc0(std::mem::size_of::<pg_sys::AlterRoleStmt>()) as *mut pg_sys::AlterRoleStmt;
+        let stmt = pg_sys::palloc0(std::mem::size_of::<pg_sys::AlterRoleStmt>())
+            as *mut pg_sys::AlterRoleStmt;
         (*stmt).type_ = pg_sys::NodeTag::T_AlterRoleStmt;
         (*stmt).role = spec;
         (*stmt).options = options;
         (*stmt).action = 1;
 
-        let planned = pg_sys::palloc0(std::mem::size_of::<pg_sys::PlannedStmt>()) as *mut pg_sys::PlannedStmt;
+        let planned =
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::PlannedStmt>()) as *mut pg_sys::PlannedStmt;
         (*planned).type_ = pg_sys::NodeTag::T_PlannedStmt;
         (*planned).commandType = pg_sys::CmdType::CMD_UTILITY;
         (*planned).canSetTag = true;
@@ -181,9 +204,15 @@ mod tests {
 
     #[test]
     fn maps_bytes_without_bias() {
-        assert_eq!(alphanumeric_from_bytes(&[0, 25, 26, 51, 52, 61, 62], 7).unwrap(), "AZaz09A");
+        assert_eq!(
+            alphanumeric_from_bytes(&[0, 25, 26, 51, 52, 61, 62], 7).unwrap(),
+            "AZaz09A"
+        );
         // 248..=255 are skipped, not folded onto the first characters.
-        assert_eq!(alphanumeric_from_bytes(&[248, 255, 1, 250, 2], 2).unwrap(), "BC");
+        assert_eq!(
+            alphanumeric_from_bytes(&[248, 255, 1, 250, 2], 2).unwrap(),
+            "BC"
+        );
         assert_eq!(alphanumeric_from_bytes(&[249, 250], 1), None);
     }
 

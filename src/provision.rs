@@ -3,12 +3,17 @@
 use crate::audit;
 use crate::catalog::{self, spi, Role};
 use crate::credentials;
-use crate::errors::{insufficient_privilege, invalid_parameter, required, undefined_object, duplicate_object, Failure, OrRaise};
+use crate::errors::{
+    duplicate_object, insufficient_privilege, invalid_parameter, required, undefined_object,
+    Failure, OrRaise,
+};
 use crate::gucs;
 use crate::identity::{as_extension_owner, caller, Caller};
 use crate::names::validate_new_role_name;
 use crate::password;
-use crate::templates::{group_roles_for, load_templates, login_options, require_template, sync_user_groups, Template};
+use crate::templates::{
+    group_roles_for, load_templates, login_options, require_template, sync_user_groups, Template,
+};
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::{JsonB, PgSqlErrorCode};
@@ -34,22 +39,34 @@ fn managed_user(role: Role) -> Option<Managed> {
         let row = table.first();
         let template: String = spi(row.get_by_name("template")).unwrap();
         let created_by_oid: Option<pg_sys::Oid> = spi(row.get_by_name("created_by_oid"));
-        Some(Managed { role, template, created_by_oid })
+        Some(Managed {
+            role,
+            template,
+            created_by_oid,
+        })
     })
 }
 
 fn require_role(name: &str) -> Role {
-    catalog::role_by_name(name).unwrap_or_else(|| undefined_object(format!("role \"{name}\" does not exist")).raise())
+    catalog::role_by_name(name)
+        .unwrap_or_else(|| undefined_object(format!("role \"{name}\" does not exist")).raise())
 }
 
 fn require_managed(name: &str) -> Managed {
     let role = require_role(name);
+    if catalog::is_group_role(role.oid) {
+        insufficient_privilege(format!("\"{name}\" is a template group role, not a user"))
+            .hint("Group roles change only through define_template().")
+            .raise();
+    }
     managed_user(role).unwrap_or_else(|| {
         Failure::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!("role \"{name}\" is not managed by managed_roles"),
         )
-        .hint(format!("Bring it under management with adopt_user('{name}', '<template>') first."))
+        .hint(format!(
+            "Bring it under management with adopt_user('{name}', '<template>') first."
+        ))
         .raise()
     })
 }
@@ -62,11 +79,19 @@ fn authorize_template(caller: &Caller, template: &Template, action: &str) {
         return;
     }
     let group = catalog::role_by_name(&template.group_role);
-    let member = group.as_ref().is_some_and(|g| catalog::has_role(caller.oid, g.oid, "MEMBER"));
+    let member = group
+        .as_ref()
+        .is_some_and(|g| catalog::has_role(caller.oid, g.oid, "MEMBER"));
     if !member {
-        insufficient_privilege(format!("permission denied to {action} users of template \"{}\"", template.name))
-            .detail(format!("Only superusers and members of role \"{}\" can do this.", template.group_role))
-            .raise();
+        insufficient_privilege(format!(
+            "permission denied to {action} users of template \"{}\"",
+            template.name
+        ))
+        .detail(format!(
+            "Only superusers and members of role \"{}\" can do this.",
+            template.group_role
+        ))
+        .raise();
     }
     let me = catalog::role_by_oid(caller.oid).expect("current user exists");
     let login = &template.spec.login;
@@ -80,9 +105,15 @@ fn authorize_template(caller: &Caller, template: &Template, action: &str) {
     .filter_map(|(attr, missing)| missing.then_some(attr))
     .collect();
     if !lacking.is_empty() {
-        insufficient_privilege(format!("permission denied to {action} users of template \"{}\"", template.name))
-            .detail(format!("The template gives {} and you do not have it.", lacking.join(", ")))
-            .raise();
+        insufficient_privilege(format!(
+            "permission denied to {action} users of template \"{}\"",
+            template.name
+        ))
+        .detail(format!(
+            "The template gives {}, which you do not have.",
+            lacking.join(" and ")
+        ))
+        .raise();
     }
 }
 
@@ -96,15 +127,22 @@ fn authorize_target(caller: &Caller, user: &Managed, template: &Template, action
         return;
     }
     if user.role.superuser {
-        insufficient_privilege(format!("permission denied to {action} superuser \"{}\"", user.role.name)).raise();
+        insufficient_privilege(format!(
+            "permission denied to {action} superuser \"{}\"",
+            user.role.name
+        ))
+        .raise();
     }
     authorize_template(caller, template, action);
     let is_self = user.role.oid == caller.oid;
     if user.role.createrole && !is_self && user.created_by_oid != Some(caller.oid) {
-        insufficient_privilege(format!("permission denied to {action} \"{}\"", user.role.name))
-            .detail("It is a manager account (CREATEROLE) that you did not provision.")
-            .hint("Only superusers and the manager who provisioned it can do this.")
-            .raise();
+        insufficient_privilege(format!(
+            "permission denied to {action} \"{}\"",
+            user.role.name
+        ))
+        .detail("It is a manager account (CREATEROLE) that you did not provision.")
+        .hint("Only superusers and the manager who provisioned it can do this.")
+        .raise();
     }
 }
 
@@ -112,14 +150,20 @@ fn connection_target(database: Option<&str>) -> (String, i32, String) {
     let database = match database {
         Some(db) => {
             if !catalog::database_exists(db) {
-                Failure::new(PgSqlErrorCode::ERRCODE_INVALID_CATALOG_NAME, format!("database \"{db}\" does not exist")).raise();
+                Failure::new(
+                    PgSqlErrorCode::ERRCODE_INVALID_CATALOG_NAME,
+                    format!("database \"{db}\" does not exist"),
+                )
+                .raise();
             }
             db.to_string()
         }
         None => catalog::current_database(),
     };
     let host = match gucs::connection_host() {
-        h if h.is_empty() => credentials::host_from_listen_addresses(&catalog::setting("listen_addresses")),
+        h if h.is_empty() => {
+            credentials::host_from_listen_addresses(&catalog::setting("listen_addresses"))
+        }
         h => h,
     };
     let port = match gucs::connection_port() {
@@ -177,14 +221,23 @@ fn create_managed_user(
             } else {
                 "Use adopt_user() to bring an existing role under management."
             };
-            duplicate_object(format!("role \"{name}\" already exists")).hint(hint).raise();
+            duplicate_object(format!("role \"{name}\" already exists"))
+                .hint(hint)
+                .raise();
         }
         let (host, port, database) = connection_target(database);
         let (plaintext, generated) = choose_password(name, password);
 
         let ident = quote_identifier(name);
-        spi(Spi::run(&format!("CREATE ROLE {ident} LOGIN INHERIT {}", login_options(&template.spec))));
-        password::store_verifier(name, &password::scram_verifier(name, &plaintext), valid_until(&template).as_deref());
+        spi(Spi::run(&format!(
+            "CREATE ROLE {ident} LOGIN INHERIT {}",
+            login_options(&template.spec)
+        )));
+        password::store_verifier(
+            name,
+            &password::scram_verifier(name, &plaintext),
+            valid_until(&template).as_deref(),
+        );
         let role = catalog::role_by_name(name).expect("role just created");
         let templates = load_templates();
         let groups = group_roles_for(&template.name, &templates);
@@ -226,12 +279,22 @@ fn reset_managed_password(
         authorize_target(&caller, &user, &template, "reset the password of");
         let (host, port, database) = connection_target(database);
         let (plaintext, generated) = choose_password(name, password);
-        password::store_verifier(name, &password::scram_verifier(name, &plaintext), valid_until(&template).as_deref());
+        password::store_verifier(
+            name,
+            &password::scram_verifier(name, &plaintext),
+            valid_until(&template).as_deref(),
+        );
         spi(Spi::run_with_args(
             "UPDATE managed_roles.users SET password_set_at = pg_catalog.now() WHERE role_oid = $1",
             &[user.role.oid.into()],
         ));
-        audit::record(&caller, "reset_password", Some(name), Some(user.role.oid), json!({"password_generated": generated}));
+        audit::record(
+            &caller,
+            "reset_password",
+            Some(name),
+            Some(user.role.oid),
+            json!({"password_generated": generated}),
+        );
         credentials::credentials(name, &plaintext, &template.name, &host, port, &database)
     }))
 }
@@ -252,13 +315,20 @@ fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
                 .detail("Managed users are never superusers.")
                 .raise();
         }
-        if target.name.starts_with("pg_") || target.name == crate::names::GROUP_MARKER_ROLE || catalog::is_group_role(target.oid) {
+        if target.name.starts_with("pg_")
+            || target.name == crate::names::GROUP_MARKER_ROLE
+            || catalog::is_group_role(target.oid)
+        {
             invalid_parameter(format!("cannot adopt \"{name}\""))
                 .detail("Predefined roles and template group roles are not users.")
                 .raise();
         }
         if let Some(existing) = managed_user(target.clone()) {
-            duplicate_object(format!("role \"{name}\" is already managed (template \"{}\")", existing.template)).raise();
+            duplicate_object(format!(
+                "role \"{name}\" is already managed (template \"{}\")",
+                existing.template
+            ))
+            .raise();
         }
         authorize_template(&caller, &template, "adopt");
         if !caller.superuser {
@@ -278,7 +348,11 @@ fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
             "replication": target.replication, "bypassrls": target.bypassrls,
             "can_login": target.can_login,
         });
-        spi(Spi::run(&format!("ALTER ROLE {} INHERIT {}", quote_identifier(name), login_options(&template.spec))));
+        spi(Spi::run(&format!(
+            "ALTER ROLE {} INHERIT {}",
+            quote_identifier(name),
+            login_options(&template.spec)
+        )));
         let groups = group_roles_for(&template.name, &load_templates());
         sync_user_groups(target.oid, name, &groups);
         spi(Spi::run_with_args(
@@ -291,7 +365,13 @@ fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
             pgrx::notice!("role \"{name}\" cannot log in (NOLOGIN); it was adopted as it is");
         }
         let report = json!({"username": name, "template": template.name, "groups": groups, "attributes_before": before});
-        audit::record(&caller, "adopt", Some(name), Some(target.oid), report.clone());
+        audit::record(
+            &caller,
+            "adopt",
+            Some(name),
+            Some(target.oid),
+            report.clone(),
+        );
         report
     }))
 }
@@ -327,13 +407,19 @@ pub fn dependencies(role: pg_sys::Oid) -> Dependencies {
             None,
             &[role.into()],
         ));
-        let mut deps = Dependencies { local_owned: Vec::new(), local_privileges: 0, other_databases: Vec::new() };
+        let mut deps = Dependencies {
+            local_owned: Vec::new(),
+            local_privileges: 0,
+            other_databases: Vec::new(),
+        };
         for row in table {
             let kind: String = spi(row.get_by_name("kind")).unwrap();
             let what: Option<String> = spi(row.get_by_name("what"));
             match kind.as_str() {
                 "owned" => deps.local_owned.push(what.unwrap_or_default()),
-                "local_privileges" => deps.local_privileges = spi(row.get_by_name("privileges")).unwrap_or(0),
+                "local_privileges" => {
+                    deps.local_privileges = spi(row.get_by_name("privileges")).unwrap_or(0)
+                }
                 _ => deps.other_databases.push((
                     what.unwrap_or_default(),
                     spi(row.get_by_name("owned")).unwrap_or(0),
@@ -383,12 +469,17 @@ fn terminate_sessions(role: pg_sys::Oid) -> i64 {
             None,
             &[role.into()],
         ));
-        table.filter_map(|row| spi(row.get_by_name::<i32, _>("pid"))).collect()
+        table
+            .filter_map(|row| spi(row.get_by_name::<i32, _>("pid")))
+            .collect()
     });
     pids.into_iter()
         .filter(|&pid| {
-            spi(Spi::get_one_with_args::<bool>("SELECT pg_catalog.pg_terminate_backend($1, 5000)", &[pid.into()]))
-                .unwrap_or(false)
+            spi(Spi::get_one_with_args::<bool>(
+                "SELECT pg_catalog.pg_terminate_backend($1, 5000)",
+                &[pid.into()],
+            ))
+            .unwrap_or(false)
         })
         .count() as i64
 }
@@ -407,8 +498,11 @@ fn drop_managed_user(name: Option<&str>, reassign_to: default!(Option<&str>, "NU
         authorize_target(&caller, &user, &template, "drop");
         let session_user = unsafe { pg_sys::GetSessionUserId() };
         if user.role.oid == caller.oid || user.role.oid == session_user {
-            Failure::new(PgSqlErrorCode::ERRCODE_OBJECT_IN_USE, format!("cannot drop \"{name}\": it is the current user"))
-                .raise();
+            Failure::new(
+                PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+                format!("cannot drop \"{name}\": it is the current user"),
+            )
+            .raise();
         }
         let heir = reassign_to.map(|heir_name| {
             let heir = require_role(heir_name);
@@ -416,14 +510,18 @@ fn drop_managed_user(name: Option<&str>, reassign_to: default!(Option<&str>, "NU
                 invalid_parameter("reassign_to must name another role").raise();
             }
             if catalog::is_group_role(heir.oid) || heir.name == crate::names::GROUP_MARKER_ROLE {
-                invalid_parameter(format!("cannot reassign objects to template group role \"{heir_name}\""))
-                    .hint("Give the objects to a user or an ordinary group role.")
-                    .raise();
+                invalid_parameter(format!(
+                    "cannot reassign objects to template group role \"{heir_name}\""
+                ))
+                .hint("Give the objects to a user or an ordinary group role.")
+                .raise();
             }
             if !caller.superuser && !catalog::has_role(caller.oid, heir.oid, "MEMBER") {
-                insufficient_privilege(format!("permission denied to reassign objects to \"{heir_name}\""))
-                    .detail("You can only hand objects to yourself or to a role you are a member of.")
-                    .raise();
+                insufficient_privilege(format!(
+                    "permission denied to reassign objects to \"{heir_name}\""
+                ))
+                .detail("You can only hand objects to yourself or to a role you are a member of.")
+                .raise();
             }
             heir
         });
@@ -431,7 +529,12 @@ fn drop_managed_user(name: Option<&str>, reassign_to: default!(Option<&str>, "NU
         let deps = dependencies(user.role.oid);
         deps.refuse_other_databases(name, reassign_to);
         if heir.is_none() && !deps.local_owned.is_empty() {
-            let shown: Vec<&str> = deps.local_owned.iter().take(20).map(String::as_str).collect();
+            let shown: Vec<&str> = deps
+                .local_owned
+                .iter()
+                .take(20)
+                .map(String::as_str)
+                .collect();
             let more = deps.local_owned.len().saturating_sub(shown.len());
             Failure::new(
                 PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
@@ -445,11 +548,17 @@ fn drop_managed_user(name: Option<&str>, reassign_to: default!(Option<&str>, "NU
         let sessions = terminate_sessions(user.role.oid);
         let ident = quote_identifier(name);
         if let Some(heir) = &heir {
-            spi(Spi::run(&format!("REASSIGN OWNED BY {ident} TO {}", quote_identifier(&heir.name))));
+            spi(Spi::run(&format!(
+                "REASSIGN OWNED BY {ident} TO {}",
+                quote_identifier(&heir.name)
+            )));
         }
         spi(Spi::run(&format!("DROP OWNED BY {ident}")));
         spi(Spi::run(&format!("DROP ROLE {ident}")));
-        spi(Spi::run_with_args("DELETE FROM managed_roles.users WHERE role_oid = $1", &[user.role.oid.into()]));
+        spi(Spi::run_with_args(
+            "DELETE FROM managed_roles.users WHERE role_oid = $1",
+            &[user.role.oid.into()],
+        ));
 
         let report = json!({
             "username": name,
@@ -460,8 +569,13 @@ fn drop_managed_user(name: Option<&str>, reassign_to: default!(Option<&str>, "NU
             "privileges_revoked": deps.local_privileges,
             "sessions_terminated": sessions,
         });
-        audit::record(&caller, "drop", Some(name), Some(user.role.oid), report.clone());
+        audit::record(
+            &caller,
+            "drop",
+            Some(name),
+            Some(user.role.oid),
+            report.clone(),
+        );
         report
     }))
 }
-

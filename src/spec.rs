@@ -62,7 +62,8 @@ const SPEC_HINT: &str = "A spec looks like {\"login\": {\"createdb\": bool, \"cr
 fn mentions_superuser(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::Object(map) => {
-            map.keys().any(|k| k.eq_ignore_ascii_case("superuser")) || map.values().any(mentions_superuser)
+            map.keys().any(|k| k.eq_ignore_ascii_case("superuser"))
+                || map.values().any(mentions_superuser)
         }
         _ => false,
     }
@@ -82,19 +83,28 @@ pub fn parse_spec(template: &str, value: &serde_json::Value) -> Result<TemplateS
 
     if let Some(limit) = spec.login.connection_limit {
         if limit < -1 {
-            return Err(invalid_parameter("login.connection_limit must be -1 (no limit) or more"));
+            return Err(invalid_parameter(
+                "login.connection_limit must be -1 (no limit) or more",
+            ));
         }
     }
     if let Some(days) = spec.login.password_valid_days {
         if days < 1 {
-            return Err(invalid_parameter("login.password_valid_days must be at least 1")
-                .hint("Leave the key out for passwords that never expire."));
+            return Err(
+                invalid_parameter("login.password_valid_days must be at least 1")
+                    .hint("Leave the key out for passwords that never expire."),
+            );
         }
     }
-    for (key, roles) in [("member_of", &mut spec.member_of), ("admin_of", &mut spec.admin_of)] {
+    for (key, roles) in [
+        ("member_of", &mut spec.member_of),
+        ("admin_of", &mut spec.admin_of),
+    ] {
         for role in roles.iter() {
             if role.is_empty() || role.len() > MAX_NAME_BYTES {
-                return Err(invalid_parameter(format!("{key} contains an invalid role name \"{role}\"")));
+                return Err(invalid_parameter(format!(
+                    "{key} contains an invalid role name \"{role}\""
+                )));
             }
         }
         dedup_keep_order(roles);
@@ -102,17 +112,23 @@ pub fn parse_spec(template: &str, value: &serde_json::Value) -> Result<TemplateS
     for included in &spec.includes {
         validate_template_name(included)?;
         if included == template {
-            return Err(invalid_parameter(format!("template \"{template}\" cannot include itself")));
+            return Err(invalid_parameter(format!(
+                "template \"{template}\" cannot include itself"
+            )));
         }
     }
     dedup_keep_order(&mut spec.includes);
     for (schema, privileges) in &spec.schema_privileges {
         if schema.is_empty() || schema.len() > MAX_NAME_BYTES {
-            return Err(invalid_parameter(format!("schema_privileges names an invalid schema \"{schema}\"")));
+            return Err(invalid_parameter(format!(
+                "schema_privileges names an invalid schema \"{schema}\""
+            )));
         }
         if privileges.is_empty() {
-            return Err(invalid_parameter(format!("schema_privileges for \"{schema}\" is empty"))
-                .hint("Remove the schema from the spec, or list USAGE and/or CREATE."));
+            return Err(
+                invalid_parameter(format!("schema_privileges for \"{schema}\" is empty"))
+                    .hint("Remove the schema from the spec, or list USAGE and/or CREATE."),
+            );
         }
     }
     Ok(spec)
@@ -137,11 +153,18 @@ pub fn include_closure(
     ) -> Result<(), Failure> {
         if path.iter().any(|p| p == name) {
             path.push(name.to_string());
-            return Err(invalid_parameter("template includes form a cycle").detail(path.join(" -> ")));
+            return Err(
+                invalid_parameter("template includes form a cycle").detail(path.join(" -> "))
+            );
         }
         let Some(children) = includes.get(name) else {
-            return Err(crate::errors::undefined_object(format!("template \"{name}\" does not exist"))
-                .detail(format!("It is included by \"{}\".", path.last().map(String::as_str).unwrap_or("?"))));
+            return Err(crate::errors::undefined_object(format!(
+                "template \"{name}\" does not exist"
+            ))
+            .detail(format!(
+                "It is included by \"{}\".",
+                path.last().map(String::as_str).unwrap_or("?")
+            )));
         };
         if !out.iter().any(|o| o == name) {
             out.push(name.to_string());
@@ -176,9 +199,14 @@ pub fn membership_diff(
     let mut changes = Vec::new();
     for (role, &admin) in desired {
         match current.get(role) {
-            None => changes.push(MembershipChange::Grant { role: role.clone(), admin }),
+            None => changes.push(MembershipChange::Grant {
+                role: role.clone(),
+                admin,
+            }),
             Some(false) if admin => changes.push(MembershipChange::AddAdmin { role: role.clone() }),
-            Some(true) if !admin => changes.push(MembershipChange::RevokeAdmin { role: role.clone() }),
+            Some(true) if !admin => {
+                changes.push(MembershipChange::RevokeAdmin { role: role.clone() })
+            }
             Some(_) => {}
         }
     }
@@ -192,7 +220,8 @@ pub fn membership_diff(
 
 /// Memberships a spec asks for: member_of plus admin_of (admin implies member).
 pub fn desired_memberships(spec: &TemplateSpec) -> BTreeMap<String, bool> {
-    let mut desired: BTreeMap<String, bool> = spec.member_of.iter().map(|r| (r.clone(), false)).collect();
+    let mut desired: BTreeMap<String, bool> =
+        spec.member_of.iter().map(|r| (r.clone(), false)).collect();
     for role in &spec.admin_of {
         desired.insert(role.clone(), true);
     }
@@ -219,7 +248,10 @@ mod tests {
         assert_eq!(spec.login.connection_limit, Some(5));
         assert_eq!(spec.member_of, vec!["pg_monitor", "pg_read_all_data"]);
         assert_eq!(spec.schema_privileges["public"].len(), 2);
-        assert_eq!(parse_spec("empty", &json!({})).unwrap(), TemplateSpec::default());
+        assert_eq!(
+            parse_spec("empty", &json!({})).unwrap(),
+            TemplateSpec::default()
+        );
     }
 
     #[test]
@@ -227,7 +259,11 @@ mod tests {
         let err = parse_spec("t", &json!({"member": ["x"]})).unwrap_err();
         assert_eq!(err.code, PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE);
         assert!(err.message.contains("unknown field"), "{}", err.message);
-        for spec in [json!({"login": {"superuser": true}}), json!({"SuperUser": false}), json!({"login": {"SUPERUSER": 1}})] {
+        for spec in [
+            json!({"login": {"superuser": true}}),
+            json!({"SuperUser": false}),
+            json!({"login": {"SUPERUSER": 1}}),
+        ] {
             let err = parse_spec("t", &spec).unwrap_err();
             assert_eq!(err.code, PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE);
         }
@@ -248,28 +284,50 @@ mod tests {
         map.insert("manager".into(), vec!["writer".into()]);
         map.insert("writer".into(), vec!["reader".into()]);
         map.insert("reader".into(), vec![]);
-        assert_eq!(include_closure("manager", &map).unwrap(), vec!["manager", "writer", "reader"]);
+        assert_eq!(
+            include_closure("manager", &map).unwrap(),
+            vec!["manager", "writer", "reader"]
+        );
         assert_eq!(include_closure("reader", &map).unwrap(), vec!["reader"]);
         map.insert("reader".into(), vec!["manager".into()]);
         let err = include_closure("manager", &map).unwrap_err();
-        assert_eq!(err.detail.as_deref(), Some("manager -> writer -> reader -> manager"));
+        assert_eq!(
+            err.detail.as_deref(),
+            Some("manager -> writer -> reader -> manager")
+        );
         map.insert("reader".into(), vec!["ghost".into()]);
-        assert_eq!(include_closure("manager", &map).unwrap_err().code, PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT);
+        assert_eq!(
+            include_closure("manager", &map).unwrap_err().code,
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT
+        );
     }
 
     #[test]
     fn diff_grants_and_revokes() {
-        let current: BTreeMap<String, bool> =
-            [("a".to_string(), false), ("b".to_string(), true), ("c".to_string(), false), ("d".to_string(), true)].into();
-        let desired: BTreeMap<String, bool> =
-            [("a".to_string(), false), ("b".to_string(), false), ("c".to_string(), true), ("e".to_string(), true)].into();
+        let current: BTreeMap<String, bool> = [
+            ("a".to_string(), false),
+            ("b".to_string(), true),
+            ("c".to_string(), false),
+            ("d".to_string(), true),
+        ]
+        .into();
+        let desired: BTreeMap<String, bool> = [
+            ("a".to_string(), false),
+            ("b".to_string(), false),
+            ("c".to_string(), true),
+            ("e".to_string(), true),
+        ]
+        .into();
         let changes = membership_diff(&current, &desired);
         assert_eq!(
             changes,
             vec![
                 MembershipChange::RevokeAdmin { role: "b".into() },
                 MembershipChange::AddAdmin { role: "c".into() },
-                MembershipChange::Grant { role: "e".into(), admin: true },
+                MembershipChange::Grant {
+                    role: "e".into(),
+                    admin: true
+                },
                 MembershipChange::Revoke { role: "d".into() },
             ]
         );

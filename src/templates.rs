@@ -3,10 +3,15 @@
 
 use crate::audit;
 use crate::catalog::{self, spi};
-use crate::errors::{invalid_parameter, not_null, required, undefined_object, duplicate_object, Failure, OrRaise};
+use crate::errors::{
+    duplicate_object, invalid_parameter, not_null, required, undefined_object, Failure, OrRaise,
+};
 use crate::identity::{as_extension_owner, require_superuser, Caller};
 use crate::names::{group_role_name, validate_template_name, GROUP_MARKER_ROLE};
-use crate::spec::{desired_memberships, include_closure, membership_diff, parse_spec, MembershipChange, TemplateSpec};
+use crate::spec::{
+    desired_memberships, include_closure, membership_diff, parse_spec, MembershipChange,
+    TemplateSpec,
+};
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::{JsonB, PgSqlErrorCode};
@@ -32,11 +37,18 @@ pub fn load_templates() -> Vec<Template> {
                 let name: String = spi(row.get_by_name("name")).unwrap();
                 let spec: JsonB = spi(row.get_by_name("spec")).unwrap();
                 let spec = serde_json::from_value(spec.0).unwrap_or_else(|e| {
-                    Failure::new(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("stored spec of template \"{name}\" is invalid: {e}"))
-                        .hint("Fix it with define_template().")
-                        .raise()
+                    Failure::new(
+                        PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                        format!("stored spec of template \"{name}\" is invalid: {e}"),
+                    )
+                    .hint("Fix it with define_template().")
+                    .raise()
                 });
-                Template { group_role: spi(row.get_by_name("group_role")).unwrap(), name, spec }
+                Template {
+                    group_role: spi(row.get_by_name("group_role")).unwrap(),
+                    name,
+                    spec,
+                }
             })
             .collect()
     })
@@ -55,7 +67,10 @@ pub fn require_template(name: &str) -> Template {
 }
 
 fn includes_map(templates: &[Template]) -> BTreeMap<String, Vec<String>> {
-    templates.iter().map(|t| (t.name.clone(), t.spec.includes.clone())).collect()
+    templates
+        .iter()
+        .map(|t| (t.name.clone(), t.spec.includes.clone()))
+        .collect()
 }
 
 /// Group roles a user of `template` is a direct member of: the template's and
@@ -64,7 +79,12 @@ pub fn group_roles_for(template: &str, templates: &[Template]) -> Vec<String> {
     let closure = include_closure(template, &includes_map(templates)).or_raise();
     closure
         .iter()
-        .filter_map(|name| templates.iter().find(|t| &t.name == name).map(|t| t.group_role.clone()))
+        .filter_map(|name| {
+            templates
+                .iter()
+                .find(|t| &t.name == name)
+                .map(|t| t.group_role.clone())
+        })
         .collect()
 }
 
@@ -90,10 +110,22 @@ pub fn login_options(spec: &TemplateSpec) -> String {
 }
 
 /// Makes a user's direct group-role memberships match its template.
-pub fn sync_user_groups(user: pg_sys::Oid, username: &str, desired: &[String]) -> (Vec<String>, Vec<String>) {
+pub fn sync_user_groups(
+    user: pg_sys::Oid,
+    username: &str,
+    desired: &[String],
+) -> (Vec<String>, Vec<String>) {
     let current = catalog::group_memberships(user);
-    let granted: Vec<String> = desired.iter().filter(|g| !current.contains(g)).cloned().collect();
-    let revoked: Vec<String> = current.iter().filter(|g| !desired.contains(g)).cloned().collect();
+    let granted: Vec<String> = desired
+        .iter()
+        .filter(|g| !current.contains(g))
+        .cloned()
+        .collect();
+    let revoked: Vec<String> = current
+        .iter()
+        .filter(|g| !desired.contains(g))
+        .cloned()
+        .collect();
     let user = quote_identifier(username);
     if !granted.is_empty() {
         let list: Vec<String> = granted.iter().map(quote_identifier).collect();
@@ -109,7 +141,10 @@ pub fn sync_user_groups(user: pg_sys::Oid, username: &str, desired: &[String]) -
 /// Resolves member_of / admin_of against this server: predefined roles the
 /// server version lacks are skipped with a NOTICE; anything that could hand
 /// out superuser, a login role or another template's group is refused.
-fn resolve_memberships(template: &str, spec: &TemplateSpec) -> (BTreeMap<String, bool>, Vec<String>) {
+fn resolve_memberships(
+    template: &str,
+    spec: &TemplateSpec,
+) -> (BTreeMap<String, bool>, Vec<String>) {
     let mut desired = desired_memberships(spec);
     let mut skipped = Vec::new();
     for role in desired.keys().cloned().collect::<Vec<_>>() {
@@ -122,7 +157,9 @@ fn resolve_memberships(template: &str, spec: &TemplateSpec) -> (BTreeMap<String,
                 skipped.push(role);
             }
             None => undefined_object(format!("role \"{role}\" does not exist"))
-                .detail(format!("Template \"{template}\" names it in member_of or admin_of."))
+                .detail(format!(
+                    "Template \"{template}\" names it in member_of or admin_of."
+                ))
                 .raise(),
             Some(r) => {
                 if r.superuser || catalog::reaches_superuser(r.oid) {
@@ -155,9 +192,16 @@ fn apply_membership_changes(group: &str, changes: &[MembershipChange]) {
                 quote_identifier(role),
                 if *admin { " WITH ADMIN OPTION" } else { "" }
             ),
-            MembershipChange::AddAdmin { role } => format!("GRANT {} TO {g} WITH ADMIN OPTION", quote_identifier(role)),
-            MembershipChange::RevokeAdmin { role } => format!("REVOKE ADMIN OPTION FOR {} FROM {g}", quote_identifier(role)),
-            MembershipChange::Revoke { role } => format!("REVOKE {} FROM {g}", quote_identifier(role)),
+            MembershipChange::AddAdmin { role } => {
+                format!("GRANT {} TO {g} WITH ADMIN OPTION", quote_identifier(role))
+            }
+            MembershipChange::RevokeAdmin { role } => format!(
+                "REVOKE ADMIN OPTION FOR {} FROM {g}",
+                quote_identifier(role)
+            ),
+            MembershipChange::Revoke { role } => {
+                format!("REVOKE {} FROM {g}", quote_identifier(role))
+            }
         };
         spi(Spi::run(&sql));
     }
@@ -165,7 +209,9 @@ fn apply_membership_changes(group: &str, changes: &[MembershipChange]) {
 
 fn describe_change(change: &MembershipChange) -> (String, &'static str) {
     match change {
-        MembershipChange::Grant { role, admin: true } => (format!("{role} WITH ADMIN OPTION"), "granted"),
+        MembershipChange::Grant { role, admin: true } => {
+            (format!("{role} WITH ADMIN OPTION"), "granted")
+        }
         MembershipChange::Grant { role, admin: false } => (role.clone(), "granted"),
         MembershipChange::AddAdmin { role } => (format!("ADMIN OPTION FOR {role}"), "granted"),
         MembershipChange::RevokeAdmin { role } => (format!("ADMIN OPTION FOR {role}"), "revoked"),
@@ -179,20 +225,37 @@ fn sync_schema_privileges(group: &str, old: &SchemaPrivileges, new: &SchemaPrivi
     let g = quote_identifier(group);
     for (schema, privileges) in old {
         let keep = new.get(schema);
-        let dropped: Vec<&str> =
-            privileges.iter().filter(|p| keep.is_none_or(|k| !k.contains(p))).map(|p| p.sql()).collect();
+        let dropped: Vec<&str> = privileges
+            .iter()
+            .filter(|p| keep.is_none_or(|k| !k.contains(p)))
+            .map(|p| p.sql())
+            .collect();
         if !dropped.is_empty() && catalog::schema_exists(schema) {
-            spi(Spi::run(&format!("REVOKE {} ON SCHEMA {} FROM {g}", dropped.join(", "), quote_identifier(schema))));
+            spi(Spi::run(&format!(
+                "REVOKE {} ON SCHEMA {} FROM {g}",
+                dropped.join(", "),
+                quote_identifier(schema)
+            )));
         }
     }
     for (schema, privileges) in new {
         if !catalog::schema_exists(schema) {
-            Failure::new(PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME, format!("schema \"{schema}\" does not exist"))
-                .detail(format!("Schema privileges are granted in the home database \"{}\".", catalog::current_database()))
-                .raise();
+            Failure::new(
+                PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
+                format!("schema \"{schema}\" does not exist"),
+            )
+            .detail(format!(
+                "Schema privileges are granted in the home database \"{}\".",
+                catalog::current_database()
+            ))
+            .raise();
         }
         let list: Vec<&str> = privileges.iter().map(|p| p.sql()).collect();
-        spi(Spi::run(&format!("GRANT {} ON SCHEMA {} TO {g}", list.join(", "), quote_identifier(schema))));
+        spi(Spi::run(&format!(
+            "GRANT {} ON SCHEMA {} TO {g}",
+            list.join(", "),
+            quote_identifier(schema)
+        )));
     }
 }
 
@@ -210,21 +273,41 @@ fn ensure_group_role(template: &str, group: &str) -> (pg_sys::Oid, bool) {
     }
     let g = quote_identifier(group);
     spi(Spi::run(&format!("CREATE ROLE {g} NOLOGIN INHERIT")));
-    spi(Spi::run(&format!("GRANT {} TO {g}", quote_identifier(GROUP_MARKER_ROLE))));
+    spi(Spi::run(&format!(
+        "GRANT {} TO {g}",
+        quote_identifier(GROUP_MARKER_ROLE)
+    )));
     spi(Spi::run(&format!(
         "COMMENT ON ROLE {g} IS {}",
         pgrx::spi::quote_literal(format!("managed_roles: group role of template {template}"))
     )));
-    (catalog::role_by_name(group).expect("group role just created").oid, true)
+    (
+        catalog::role_by_name(group)
+            .expect("group role just created")
+            .oid,
+        true,
+    )
 }
 
-fn define(caller: &Caller, name: &str, spec: TemplateSpec, description: Option<&str>) -> serde_json::Value {
+fn define(
+    caller: &Caller,
+    name: &str,
+    spec: TemplateSpec,
+    description: Option<&str>,
+) -> serde_json::Value {
     let mut templates = load_templates();
     let previous = templates.iter().find(|t| t.name == name).cloned();
-    let group = previous.as_ref().map(|t| t.group_role.clone()).unwrap_or_else(|| group_role_name(name));
+    let group = previous
+        .as_ref()
+        .map(|t| t.group_role.clone())
+        .unwrap_or_else(|| group_role_name(name));
 
     // Validate includes (unknown templates, cycles) against the edited set.
-    let updated = Template { name: name.to_string(), group_role: group.clone(), spec: spec.clone() };
+    let updated = Template {
+        name: name.to_string(),
+        group_role: group.clone(),
+        spec: spec.clone(),
+    };
     match templates.iter_mut().find(|t| t.name == name) {
         Some(t) => *t = updated,
         None => templates.push(updated),
@@ -235,7 +318,10 @@ fn define(caller: &Caller, name: &str, spec: TemplateSpec, description: Option<&
     let (desired, skipped) = resolve_memberships(name, &spec);
     let changes = membership_diff(&catalog::direct_memberships(group_oid), &desired);
     apply_membership_changes(&group, &changes);
-    let old_schemas = previous.as_ref().map(|t| t.spec.schema_privileges.clone()).unwrap_or_default();
+    let old_schemas = previous
+        .as_ref()
+        .map(|t| t.spec.schema_privileges.clone())
+        .unwrap_or_default();
     sync_schema_privileges(&group, &old_schemas, &spec.schema_privileges);
 
     let stored = serde_json::to_value(&spec).expect("spec serializes");
@@ -246,14 +332,23 @@ fn define(caller: &Caller, name: &str, spec: TemplateSpec, description: Option<&
             SET spec = EXCLUDED.spec,
                 description = COALESCE(EXCLUDED.description, t.description),
                 updated_at = pg_catalog.now()",
-        &[name.into(), group.as_str().into(), description.into(), JsonB(stored.clone()).into()],
+        &[
+            name.into(),
+            group.as_str().into(),
+            description.into(),
+            JsonB(stored.clone()).into(),
+        ],
     ));
 
     // Re-sync every user whose template is this one or includes it.
     let includes = includes_map(&templates);
     let affected: Vec<String> = templates
         .iter()
-        .filter(|t| include_closure(&t.name, &includes).map(|c| c.contains(&name.to_string())).unwrap_or(false))
+        .filter(|t| {
+            include_closure(&t.name, &includes)
+                .map(|c| c.contains(&name.to_string()))
+                .unwrap_or(false)
+        })
         .map(|t| t.name.clone())
         .collect();
     let users = users_of(&affected);
@@ -261,7 +356,11 @@ fn define(caller: &Caller, name: &str, spec: TemplateSpec, description: Option<&
         let desired_groups = group_roles_for(template, &templates);
         sync_user_groups(*oid, username, &desired_groups);
         if template == name {
-            spi(Spi::run(&format!("ALTER ROLE {} {}", quote_identifier(username), login_options(&spec))));
+            spi(Spi::run(&format!(
+                "ALTER ROLE {} {}",
+                quote_identifier(username),
+                login_options(&spec)
+            )));
         }
     }
 
@@ -269,7 +368,11 @@ fn define(caller: &Caller, name: &str, spec: TemplateSpec, description: Option<&
     let mut revoked = Vec::new();
     for change in &changes {
         let (what, kind) = describe_change(change);
-        if kind == "granted" { granted.push(what) } else { revoked.push(what) }
+        if kind == "granted" {
+            granted.push(what)
+        } else {
+            revoked.push(what)
+        }
     }
     let report = json!({
         "template": name,
@@ -283,7 +386,13 @@ fn define(caller: &Caller, name: &str, spec: TemplateSpec, description: Option<&
     });
     let mut details = report.clone();
     details["spec"] = stored;
-    audit::record(caller, "define_template", Some(name), Some(group_oid), details);
+    audit::record(
+        caller,
+        "define_template",
+        Some(name),
+        Some(group_oid),
+        details,
+    );
     report
 }
 
@@ -313,13 +422,19 @@ pub fn users_of(templates: &[String]) -> Vec<(pg_sys::Oid, String, String)> {
 /// the users of every template that includes it.
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
-fn define_template(name: Option<&str>, spec: Option<JsonB>, description: default!(Option<&str>, "NULL")) -> JsonB {
+fn define_template(
+    name: Option<&str>,
+    spec: Option<JsonB>,
+    description: default!(Option<&str>, "NULL"),
+) -> JsonB {
     let caller = require_superuser("define templates");
     let name = required(name, "template name");
     let spec = spec.unwrap_or_else(|| not_null("spec").raise()).0;
     validate_template_name(name).or_raise();
     let spec = parse_spec(name, &spec).or_raise();
-    JsonB(as_extension_owner(|| define(&caller, name, spec, description)))
+    JsonB(as_extension_owner(|| {
+        define(&caller, name, spec, description)
+    }))
 }
 
 /// Drops a template that no user and no other template uses, and its group role.
@@ -337,12 +452,19 @@ fn drop_template(name: Option<&str>) -> JsonB {
                 PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
                 format!("template \"{name}\" still has {} user(s)", users.len()),
             )
-            .detail(format!("Users: {}{}", names.join(", "), if users.len() > 10 { ", ..." } else { "" }))
+            .detail(format!(
+                "Users: {}{}",
+                names.join(", "),
+                if users.len() > 10 { ", ..." } else { "" }
+            ))
             .hint("Drop those users with drop_managed_user() first.")
             .raise();
         }
-        let includers: Vec<String> =
-            load_templates().into_iter().filter(|t| t.spec.includes.iter().any(|i| i == name)).map(|t| t.name).collect();
+        let includers: Vec<String> = load_templates()
+            .into_iter()
+            .filter(|t| t.spec.includes.iter().any(|i| i == name))
+            .map(|t| t.name)
+            .collect();
         if !includers.is_empty() {
             Failure::new(
                 PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
@@ -369,9 +491,18 @@ fn drop_template(name: Option<&str>) -> JsonB {
             spi(Spi::run(&format!("DROP OWNED BY {g}")));
             spi(Spi::run(&format!("DROP ROLE {g}")));
         }
-        spi(Spi::run_with_args("DELETE FROM managed_roles.templates WHERE name = $1", &[name.into()]));
+        spi(Spi::run_with_args(
+            "DELETE FROM managed_roles.templates WHERE name = $1",
+            &[name.into()],
+        ));
         let report = json!({"template": name, "group_role": template.group_role, "dropped": true});
-        audit::record(&caller, "drop_template", Some(name), group_oid, report.clone());
+        audit::record(
+            &caller,
+            "drop_template",
+            Some(name),
+            group_oid,
+            report.clone(),
+        );
         report
     }))
 }

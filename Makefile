@@ -1,0 +1,43 @@
+# managed_roles: the two commands of the README, and their parts.
+#   make run    set up what is missing, build, install, start a throwaway
+#               server with the extension preloaded and run the demo
+#   make test   set up what is missing and run every test
+# PG selects the PostgreSQL major version (default 15).
+PG ?= 15
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+PG_CONFIG = $(shell pgrx-config/pg-config-path.sh $(PG))
+FEATURES = --no-default-features --features pg$(PG)
+PGTEST_DIR = /var/tmp/managed_roles-pgtest-$(PG)
+
+.PHONY: run stop test setup install lint pgtest regress
+
+run: install
+	PG_MAJOR=$(PG) tests/demo.sh start
+
+stop:
+	PG_MAJOR=$(PG) tests/demo.sh stop
+
+test: setup lint pgtest regress
+	@echo "managed_roles: all tests passed on PostgreSQL $(PG)"
+
+setup:
+	pgrx-config/setup.sh $(PG)
+
+install: setup
+	cargo pgrx install --pg-config $(PG_CONFIG) $(FEATURES)
+
+lint: setup
+	cargo fmt --check
+	cargo clippy --all-targets $(FEATURES) --features pg_test -- -D warnings
+
+# Plain #[test] units and #[pg_test]s, in a pgrx-managed server that
+# preloads the extension (see pg_test::postgresql_conf_options in src/lib.rs).
+pgtest: setup
+	rm -rf $(PGTEST_DIR) && mkdir -p $(PGTEST_DIR)
+	if [ "$$(id -u)" -eq 0 ]; then chown postgres: $(PGTEST_DIR); \
+	    cargo pgrx test pg$(PG) --runas postgres --pgdata $(PGTEST_DIR)/data; \
+	else cargo pgrx test pg$(PG); fi
+
+regress: install
+	PG_MAJOR=$(PG) tests/run-regress.sh

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the pg_regress suite under tests/pg_regress against a real server with
+# managed_roles preloaded, listening on 127.0.0.1 with SCRAM required over TCP
+# (the login tests connect with the returned credentials).
+#
+# usage: tests/run-regress.sh [test ...]     (env: PG_MAJOR, default 15)
+# The extension must already be installed (make install).
+set -euo pipefail
+PG_MAJOR="${PG_MAJOR:-15}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PG_CONFIG="${PG_CONFIG:-$("$here/../pgrx-config/pg-config-path.sh" "$PG_MAJOR")}"
+BINDIR="$("$PG_CONFIG" --bindir)"
+PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
+PORT="${REGRESS_PORT:-54330}"
+DBNAME=managed_roles_regress
+work="/var/tmp/managed_roles-regress-$PG_MAJOR"
+
+export PG_MAJOR PG_CONFIG
+"$here/cluster.sh" start "$work/cluster" "$PORT" "managed_roles.database = '$DBNAME'"
+trap '"$here/cluster.sh" stop "$work/cluster"' EXIT
+
+# The postgres user must be able to read the tests and write the results.
+rm -rf "$work/suite"
+mkdir -p "$work/suite"
+cp -r "$here/pg_regress/sql" "$here/pg_regress/expected" "$work/suite/"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$work/suite"
+
+if [ "$#" -gt 0 ]; then
+    tests=("$@")
+else
+    tests=(setup)
+    for f in "$here"/pg_regress/sql/*.sql; do
+        t="$(basename "$f" .sql)"
+        [ "$t" = setup ] || tests+=("$t")
+    done
+fi
+
+run() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+run "$BINDIR/createdb" -h "$work/cluster" -p "$PORT" -U postgres "$DBNAME"
+status=0
+(cd "$work/suite" && run "$PG_REGRESS" --use-existing --bindir="$BINDIR" \
+    --host="$work/cluster" --port="$PORT" --user=postgres --dbname="$DBNAME" \
+    --inputdir="$work/suite" --outputdir="$work/suite" "${tests[@]}") || status=$?
+if [ "$status" -ne 0 ]; then
+    [ -f "$work/suite/regression.diffs" ] && cat "$work/suite/regression.diffs"
+    echo "pg_regress failed; results are in $work/suite/results" >&2
+fi
+exit "$status"
