@@ -1,7 +1,17 @@
 //! Server settings (`managed_roles.*`).
 
+use crate::password::policy::{Estimator, Policy};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::PostgresGucEnum;
 use std::ffi::CString;
+
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PasswordEstimator {
+    #[name = c"zxcvbn"]
+    Zxcvbn,
+    #[name = c"charset"]
+    Charset,
+}
 
 pub static HOME_DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
@@ -12,7 +22,58 @@ pub static PROTECTED_ROLE_NAMES: GucSetting<Option<CString>> = GucSetting::<Opti
     c"postgres,admin,administrator,root,superuser,replication,replicator,rds_superuser,cloud_admin,azure_superuser",
 ));
 
+pub static MIN_PASSWORD_BITS: GucSetting<i32> = GucSetting::<i32>::new(60);
+pub static MIN_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(12);
+pub static PASSWORD_ESTIMATOR: GucSetting<PasswordEstimator> =
+    GucSetting::<PasswordEstimator>::new(PasswordEstimator::Zxcvbn);
+pub static ALLOW_HASHED_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static REDACT_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 pub fn init() {
+    GucRegistry::define_int_guc(
+        c"managed_roles.min_password_bits",
+        c"Minimum estimated strength, in bits, of a new plaintext password.",
+        c"Estimated by managed_roles.password_estimator. zxcvbn never estimates more than 64 bits.",
+        &MIN_PASSWORD_BITS,
+        0,
+        1024,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.min_password_length",
+        c"Minimum length, in characters, of a new plaintext password.",
+        c"",
+        &MIN_PASSWORD_LENGTH,
+        0,
+        1024,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"managed_roles.password_estimator",
+        c"How password strength is estimated: zxcvbn or charset.",
+        c"zxcvbn models dictionary words, names, dates, keyboard patterns and repeats; charset multiplies log2 of the character classes present by the length left after collapsing runs and sequences.",
+        &PASSWORD_ESTIMATOR,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"managed_roles.allow_hashed_passwords",
+        c"Accept passwords sent already hashed (MD5 or SCRAM verifiers), whose strength cannot be checked.",
+        c"",
+        &ALLOW_HASHED_PASSWORDS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"managed_roles.redact_passwords",
+        c"Keep statements that carry a password out of the server log and pg_stat_statements in plaintext.",
+        c"",
+        &REDACT_PASSWORDS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"managed_roles.database",
         c"The home database where the managed_roles extension is created.",
@@ -75,4 +136,15 @@ pub fn connection_port() -> i32 {
 
 pub fn protected_role_names() -> Vec<String> {
     crate::names::parse_name_list(&string_setting(&PROTECTED_ROLE_NAMES))
+}
+
+pub fn password_policy() -> Policy {
+    Policy {
+        min_bits: MIN_PASSWORD_BITS.get(),
+        min_length: MIN_PASSWORD_LENGTH.get(),
+        estimator: match PASSWORD_ESTIMATOR.get() {
+            PasswordEstimator::Zxcvbn => Estimator::Zxcvbn,
+            PasswordEstimator::Charset => Estimator::Charset,
+        },
+    }
 }

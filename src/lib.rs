@@ -11,10 +11,12 @@ mod catalog;
 mod credentials;
 mod errors;
 mod gucs;
+mod hooks;
 mod identity;
 mod names;
 mod password;
 mod provision;
+mod redact;
 mod spec;
 mod templates;
 
@@ -26,6 +28,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    hooks::install();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -181,7 +181,7 @@ fn choose_password(username: &str, supplied: Option<&str>) -> (String, bool) {
             password::validate_supplied(p).or_raise();
             (p.to_string(), false)
         }
-        None => (password::generate(password::DEFAULT_LENGTH as usize), true),
+        None => (password::generate_for_policy(), true),
     };
     password::run_check_password_hook(username, &plaintext);
     (plaintext, generated)

@@ -16,7 +16,11 @@ DBNAME=managed_roles_regress
 work="/var/tmp/managed_roles-regress-$PG_MAJOR"
 
 export PG_MAJOR PG_CONFIG
-"$here/cluster.sh" start "$work/cluster" "$PORT" "managed_roles.database = '$DBNAME'"
+# pg_stat_statements comes first so that managed_roles' hooks run before its
+# own; every statement is logged so the redaction test can read the log.
+PRELOAD="pg_stat_statements,managed_roles" "$here/cluster.sh" start "$work/cluster" "$PORT" \
+    "managed_roles.database = '$DBNAME'" "log_statement = 'all'" "log_min_duration_statement = 0" \
+    "pg_stat_statements.track = 'all'"
 trap '"$here/cluster.sh" stop "$work/cluster"' EXIT
 
 # The postgres user must be able to read the tests and write the results.

@@ -20,7 +20,7 @@ SELECT dblink_disconnect('fresh');
 SELECT current_user;
 -- A given password with URI-reserved characters still yields a working URI.
 \c :su
-SELECT managed_roles.create_managed_user('login odd', 'reader', 'p@ss:w/rd?#% with spaces') ->> 'uri' AS odd_uri \gset
+SELECT managed_roles.create_managed_user('login odd', 'reader', 'p@ss:w/rd?#% w1th Zq8 spaces') ->> 'uri' AS odd_uri \gset
 SELECT :'odd_uri' AS odd_uri;
 \c :odd_uri
 SELECT current_user;

@@ -19,7 +19,7 @@ SELECT * FROM managed_roles.role_overview WHERE rolname IN ('alex', 'wendy');
 SELECT username, template, created_by, adopted, can_login, password_set_at IS NOT NULL AS password_set
   FROM managed_roles.managed_users ORDER BY 1;
 -- A given password is used as is.
-SELECT managed_roles.create_managed_user('gina', 'reader', 'Plenty-0f-Entropy-Here') ->> 'password' AS password;
+SELECT managed_roles.create_managed_user('gina', 'reader', 'kR4v-9pXe-Lm2q-Wz7t') ->> 'password' AS password;
 -- Names that need quoting work and are quoted properly.
 SELECT managed_roles.create_managed_user('o''brien; DROP TABLE x; --', 'reader') ->> 'username' AS username;
 SELECT managed_roles.create_managed_user('Mixed Case "q"', 'reader') ->> 'uri' LIKE 'postgresql://Mixed%20Case%20%22q%22:%' AS uri_encoded;
@@ -75,7 +75,7 @@ SELECT managed_roles.reset_managed_password('postgres');
 SELECT managed_roles.reset_managed_password(NULL);
 
 -- adopt_user brings a plain SQL role under management.
-CREATE ROLE legacy LOGIN CREATEDB PASSWORD 'Legacy-Passw0rd-Kept';
+CREATE ROLE legacy LOGIN CREATEDB PASSWORD 'h8Kd-Tq2m-Vx9z-Pw4r';
 SELECT managed_roles.adopt_user('legacy', 'reader');
 SELECT * FROM managed_roles.role_overview WHERE rolname = 'legacy';
 SELECT managed_roles.adopt_user('legacy', 'writer');
@@ -90,7 +90,7 @@ SELECT actor, action, target, details - 'groups' AS details FROM managed_roles.a
  WHERE id > :audit_start ORDER BY id;
 SELECT count(*) AS leaks FROM managed_roles.audit_log
  WHERE details::text LIKE '%' || (:'creds'::jsonb ->> 'password') || '%'
-    OR details::text LIKE '%Plenty-0f-Entropy-Here%';
+    OR details::text LIKE '%' || reverse('t7zW-q2mL-eXp9-v4Rk') || '%';
 
 -- All or nothing: a rolled-back call leaves no role, registry row or audit entry.
 SELECT count(*) AS audit_before FROM managed_roles.audit_log \gset

@@ -2,7 +2,10 @@
 //! server's password-check hook, and storing a SCRAM verifier that we compute
 //! so that the plaintext never appears in any SQL text the extension runs.
 
-use crate::errors::{invalid_parameter, Failure};
+pub mod policy;
+
+use crate::errors::{invalid_parameter, not_null, Failure};
+use crate::hooks::check_password::{hashed_rejection, judge};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::ffi::CString;
@@ -57,7 +60,7 @@ pub fn validate_length(length: i32) -> Result<usize, Failure> {
     Ok(length as usize)
 }
 
-pub fn generate(length: usize) -> String {
+fn random_candidate(length: usize) -> String {
     loop {
         let mut bytes = vec![0u8; length * 2 + 16];
         strong_random(&mut bytes);
@@ -65,6 +68,39 @@ pub fn generate(length: usize) -> String {
             if has_every_class(&candidate) {
                 return candidate;
             }
+        }
+    }
+}
+
+/// A random password of `length` characters that passes the password
+/// policy. Random alphanumerics almost always do at the default length; a
+/// few retries cover the rare draw that spells a dictionary word.
+pub fn generate(length: usize) -> Result<String, Failure> {
+    for _ in 0..32 {
+        let candidate = random_candidate(length);
+        if judge(&candidate, None).ok {
+            return Ok(candidate);
+        }
+    }
+    let policy = crate::gucs::password_policy();
+    Err(invalid_parameter(format!("generated passwords of {length} characters do not pass the password policy"))
+        .detail(format!(
+            "The policy requires {} bits ({}) and {} characters.",
+            policy.min_bits,
+            policy.estimator.name(),
+            policy.min_length
+        ))
+        .hint("Ask for a longer password; zxcvbn rates random alphanumerics at about 3.3 bits per character."))
+}
+
+/// The default-length password, longer if the policy demands it.
+pub fn generate_for_policy() -> String {
+    let mut length = DEFAULT_LENGTH as usize;
+    loop {
+        match generate(length) {
+            Ok(password) => return password,
+            Err(failure) if length >= 128 => failure.raise(),
+            Err(_) => length += 8,
         }
     }
 }
@@ -190,12 +226,42 @@ pub fn store_verifier(role: &str, verifier: &str, valid_until: Option<&str>) {
     }
 }
 
+/// A random alphanumeric password from PostgreSQL's CSPRNG that passes the
+/// password policy.
 #[pg_extern(volatile, parallel_safe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
-/// A random alphanumeric password from PostgreSQL's CSPRNG.
 fn generate_password(length: default!(Option<i32>, 24)) -> String {
     let length = validate_length(length.unwrap_or(DEFAULT_LENGTH)).unwrap_or_else(|f| f.raise());
-    generate(length)
+    generate(length).unwrap_or_else(|f| f.raise())
+}
+
+/// The verdict the password hook would give, without changing anything.
+#[pg_extern(stable, parallel_safe)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn check_password(password: Option<&str>, username: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+    let password = password.unwrap_or_else(|| not_null("password").raise());
+    let cpassword = cstring(password);
+    // SAFETY: get_password_type only reads the string.
+    let kind = unsafe { pg_sys::get_password_type(cpassword.as_ptr()) };
+    if kind != pg_sys::PasswordType::PASSWORD_TYPE_PLAINTEXT {
+        let allowed = crate::gucs::ALLOW_HASHED_PASSWORDS.get();
+        let failure = hashed_rejection();
+        return pgrx::JsonB(serde_json::json!({
+            "ok": allowed,
+            "hashed": true,
+            "estimator": crate::gucs::password_policy().estimator,
+            "message": if allowed { None } else { Some(failure.message) },
+            "hint": if allowed { None } else { failure.hint },
+        }));
+    }
+    let verdict = judge(password, username);
+    let mut report = serde_json::to_value(&verdict).expect("verdict serializes");
+    report["hashed"] = serde_json::json!(false);
+    if !verdict.ok {
+        report["message"] = serde_json::json!(verdict.message());
+        report["hint"] = serde_json::json!(verdict.hint());
+    }
+    pgrx::JsonB(report)
 }
 
 #[cfg(test)]

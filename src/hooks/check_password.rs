@@ -1,0 +1,91 @@
+//! check_password_hook: every plaintext password given to CREATE/ALTER ROLE
+//! (and to the provisioning functions) must satisfy the password policy;
+//! pre-hashed passwords are refused unless allowed.
+
+use crate::errors::Failure;
+use crate::gucs;
+use crate::identity;
+use crate::password::policy::{self, Verdict};
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use std::ffi::{c_char, CStr};
+
+static mut PREVIOUS: pg_sys::check_password_hook_type = None;
+
+pub fn install() {
+    // Build zxcvbn's dictionaries in the postmaster: backends inherit them
+    // and never pay the first-call cost or private memory for them.
+    policy::warm_up_zxcvbn();
+    // SAFETY: hooks are installed once, in the postmaster, before forking.
+    unsafe {
+        PREVIOUS = pg_sys::check_password_hook;
+        pg_sys::check_password_hook = Some(check_password);
+    }
+}
+
+/// Lets a long check respond to query cancel.
+pub fn check_for_interrupts() {
+    pgrx::check_for_interrupts!();
+}
+
+/// The policy verdict on a plaintext password.
+pub fn judge(password: &str, username: Option<&str>) -> Verdict {
+    policy::evaluate(
+        password,
+        username,
+        &gucs::password_policy(),
+        &mut check_for_interrupts,
+    )
+}
+
+pub fn rejection(verdict: &Verdict) -> Failure {
+    Failure::new(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        verdict.message(),
+    )
+    .detail(verdict.detail())
+    .hint(verdict.hint())
+}
+
+pub fn hashed_rejection() -> Failure {
+    Failure::new(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        "pre-hashed passwords are not accepted",
+    )
+    .detail("The password arrived as an MD5 or SCRAM verifier, so its strength cannot be checked.")
+    .hint("Send the password in plaintext over an encrypted connection (CREATE/ALTER ROLE ... PASSWORD '...'), or call managed_roles.reset_managed_password() to have one generated.")
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_password(
+    username: *const c_char,
+    shadow_pass: *const c_char,
+    password_type: pg_sys::PasswordType::Type,
+    validuntil_time: pg_sys::Datum,
+    validuntil_null: bool,
+) {
+    if let Some(previous) = PREVIOUS {
+        previous(
+            username,
+            shadow_pass,
+            password_type,
+            validuntil_time,
+            validuntil_null,
+        );
+    }
+    if password_type != pg_sys::PasswordType::PASSWORD_TYPE_PLAINTEXT {
+        // The extension's own functions hand over a verifier they computed
+        // after checking the plaintext.
+        if identity::in_privileged_section() || gucs::ALLOW_HASHED_PASSWORDS.get() {
+            return;
+        }
+        hashed_rejection().raise();
+    }
+    let username =
+        (!username.is_null()).then(|| CStr::from_ptr(username).to_string_lossy().into_owned());
+    let password = CStr::from_ptr(shadow_pass).to_string_lossy();
+    let verdict = judge(&password, username.as_deref());
+    if !verdict.ok {
+        rejection(&verdict).raise();
+    }
+}
