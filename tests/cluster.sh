@@ -35,7 +35,7 @@ start() {
         echo "listen_addresses = '127.0.0.1'"
         echo "port = $port"
         echo "unix_socket_directories = '$dir'"
-        echo "shared_preload_libraries = '${PRELOAD:-managed_roles}'"
+        echo "shared_preload_libraries = '${PRELOAD-managed_roles}'"
         echo "password_encryption = 'scram-sha-256'"
         echo "fsync = off"
         for line in "$@"; do echo "$line"; done
