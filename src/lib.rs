@@ -10,6 +10,7 @@ mod audit;
 mod catalog;
 mod credentials;
 mod errors;
+mod guard;
 mod gucs;
 mod hooks;
 mod identity;

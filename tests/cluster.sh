@@ -40,7 +40,9 @@ start() {
         echo "fsync = off"
         for line in "$@"; do echo "$line"; done
     } | as_postgres tee -a "$dir/data/postgresql.conf" >/dev/null
-    as_postgres "$BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+    # A Rust backtrace setting in the caller's environment would put backtraces
+    # into the DETAIL of errors that pass through the extension's hooks.
+    as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
         { cat "$dir/server.log" >&2; return 1; }
 }
 

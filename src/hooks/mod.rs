@@ -5,6 +5,7 @@
 pub mod check_password;
 pub mod emit_log;
 pub mod process_utility;
+pub mod shared_catalog;
 
 use pgrx::pg_sys;
 

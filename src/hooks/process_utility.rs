@@ -1,10 +1,17 @@
-//! ProcessUtility_hook. For now it masks the password in the text of
-//! CREATE/ALTER ROLE ... PASSWORD (and DO blocks that set one) before the
-//! statement goes down the hook chain, so pg_stat_statements, which stores
-//! utility statements from its own ProcessUtility hook, never keeps it.
-//! managed_roles must therefore come after pg_stat_statements in
-//! shared_preload_libraries (its hook then runs first).
+//! ProcessUtility_hook, two jobs:
+//!
+//! 1. The role guard: for non-superusers, statements about roles, role
+//!    memberships and database owners are checked against the policy in
+//!    `guard.rs`. Every other statement is passed on after one node-tag test.
+//! 2. Redaction: the password in the text of CREATE/ALTER ROLE ... PASSWORD
+//!    (and DO blocks that set one) is masked before the statement goes down
+//!    the hook chain, so pg_stat_statements, which stores utility statements
+//!    from its own ProcessUtility hook, never keeps it. managed_roles must
+//!    come after pg_stat_statements in shared_preload_libraries.
 
+use super::shared_catalog as shared;
+use crate::errors::{insufficient_privilege, OrRaise};
+use crate::guard::{self, Action, Kind, Subject, SERVER_ACCESS_ROLES};
 use crate::gucs;
 use crate::redact;
 use pgrx::prelude::*;
@@ -62,6 +69,283 @@ unsafe fn masked_query(
     redact::mask(text, start, end, whole).then_some(copy as *const c_char)
 }
 
+/// Statements the guard looks at; everything else costs one comparison.
+fn guarded(tag: pg_sys::NodeTag) -> bool {
+    use pg_sys::NodeTag::*;
+    matches!(
+        tag,
+        T_CreateRoleStmt
+            | T_AlterRoleStmt
+            | T_AlterRoleSetStmt
+            | T_DropRoleStmt
+            | T_RenameStmt
+            | T_CommentStmt
+            | T_ReassignOwnedStmt
+            | T_DropOwnedStmt
+            | T_GrantRoleStmt
+            | T_CreatedbStmt
+            | T_AlterOwnerStmt
+    )
+}
+
+/// A role named by a statement: a role specification (which may be
+/// CURRENT_USER, SESSION_USER...) or a plain name.
+enum RoleRef {
+    Spec(*mut pg_sys::RoleSpec),
+    Name(*const c_char),
+}
+
+unsafe fn resolve(role: &RoleRef) -> Option<pg_sys::Oid> {
+    let oid = match role {
+        RoleRef::Spec(spec) if spec.is_null() => return None,
+        RoleRef::Spec(spec) => pg_sys::get_rolespec_oid(*spec, true),
+        RoleRef::Name(name) if name.is_null() => return None,
+        RoleRef::Name(name) => pg_sys::get_role_oid(*name, true),
+    };
+    (oid != pg_sys::Oid::INVALID).then_some(oid)
+}
+
+/// The highest OID of the objects created by initdb, predefined roles among them.
+const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
+
+unsafe fn subject(oid: pg_sys::Oid, caller: pg_sys::Oid, marker: Option<pg_sys::Oid>) -> Subject {
+    let name = shared::role_name(oid);
+    let kind = if shared::is_group_role(oid, marker) {
+        Kind::GroupRole
+    } else if pg_sys::superuser_arg(oid) {
+        Kind::Superuser
+    } else if oid.to_u32() < FIRST_NORMAL_OBJECT_ID {
+        Kind::Predefined {
+            server_access: SERVER_ACCESS_ROLES.contains(&name.as_str()),
+        }
+    } else if shared::is_managed_user(oid, marker) {
+        Kind::ManagedUser
+    } else {
+        Kind::Plain {
+            created_by_caller: shared::creator(oid) == Some(caller),
+        }
+    };
+    Subject {
+        name,
+        kind,
+        is_caller: oid == caller,
+        caller_has_admin: pg_sys::is_admin_of_role(caller, oid),
+    }
+}
+
+unsafe fn def_name(def: *mut pg_sys::DefElem) -> &'static [u8] {
+    if (*def).defname.is_null() {
+        b""
+    } else {
+        CStr::from_ptr((*def).defname).to_bytes()
+    }
+}
+
+unsafe fn role_specs(list: *mut pg_sys::List) -> Vec<RoleRef> {
+    PgList::<pg_sys::RoleSpec>::from_pg(list)
+        .iter_ptr()
+        .map(RoleRef::Spec)
+        .collect()
+}
+
+/// Attribute columns of pg_authid (stable across versions).
+const ANUM_ROLCREATEROLE: i16 = 5;
+const ANUM_ROLCREATEDB: i16 = 6;
+
+unsafe fn has_attribute(role: pg_sys::Oid, attnum: i16) -> bool {
+    let tuple = pg_sys::SearchSysCache1(
+        pg_sys::SysCacheIdentifier::AUTHOID as i32,
+        pg_sys::Datum::from(role),
+    );
+    if tuple.is_null() {
+        return false;
+    }
+    let mut isnull = false;
+    let value = pg_sys::SysCacheGetAttr(
+        pg_sys::SysCacheIdentifier::AUTHOID as i32,
+        tuple,
+        attnum,
+        &mut isnull,
+    );
+    pg_sys::ReleaseSysCache(tuple);
+    !isnull && value.value() != 0
+}
+
+/// PostgreSQL 16's rule on every version: a non-superuser can only give
+/// CREATEDB or CREATEROLE if it has it (REPLICATION and BYPASSRLS already
+/// need a superuser before 16, and the attribute itself from 16).
+unsafe fn check_attributes(options: *mut pg_sys::List, caller: pg_sys::Oid) {
+    for def in PgList::<pg_sys::DefElem>::from_pg(options).iter_ptr() {
+        let (keyword, attnum) = match def_name(def) {
+            b"createdb" => ("CREATEDB", ANUM_ROLCREATEDB),
+            b"createrole" => ("CREATEROLE", ANUM_ROLCREATEROLE),
+            _ => continue,
+        };
+        if pg_sys::defGetBoolean(def) && !has_attribute(caller, attnum) {
+            insufficient_privilege(format!("permission denied to grant {keyword}"))
+                .detail(format!(
+                    "Only roles that have {keyword} can give it to others."
+                ))
+                .raise();
+        }
+    }
+}
+
+unsafe fn check_new_name(name: *const c_char, marker: Option<pg_sys::Oid>) {
+    if name.is_null() {
+        return;
+    }
+    let name = CStr::from_ptr(name).to_string_lossy();
+    let is_group = shared::role_oid(&name).is_some_and(|oid| shared::is_group_role(oid, marker));
+    guard::check_new_name(&name, &gucs::protected_role_names(), is_group).or_raise();
+}
+
+#[cfg(any(feature = "pg14"))]
+unsafe fn string_value(node: *mut pg_sys::Node) -> *const c_char {
+    (*node.cast::<pg_sys::Value>()).val.str_
+}
+
+#[cfg(not(any(feature = "pg14")))]
+unsafe fn string_value(node: *mut pg_sys::Node) -> *const c_char {
+    (*node.cast::<pg_sys::String>()).sval
+}
+
+/// What the statement does to which roles.
+unsafe fn actions(
+    node: *mut pg_sys::Node,
+    caller: pg_sys::Oid,
+    marker: Option<pg_sys::Oid>,
+) -> Vec<(Action, RoleRef)> {
+    use pg_sys::NodeTag::*;
+    let mut acts = Vec::new();
+    match (*node).type_ {
+        T_CreateRoleStmt => {
+            let stmt = node.cast::<pg_sys::CreateRoleStmt>();
+            check_new_name((*stmt).role, marker);
+            check_attributes((*stmt).options, caller);
+            for def in PgList::<pg_sys::DefElem>::from_pg((*stmt).options).iter_ptr() {
+                let action = match def_name(def) {
+                    b"addroleto" => Action::GrantMembershipIn,
+                    b"rolemembers" | b"adminmembers" => Action::ChangeMembershipsOf,
+                    _ => continue,
+                };
+                acts.extend(
+                    role_specs((*def).arg.cast())
+                        .into_iter()
+                        .map(|r| (action, r)),
+                );
+            }
+        }
+        T_AlterRoleStmt => {
+            let stmt = node.cast::<pg_sys::AlterRoleStmt>();
+            check_attributes((*stmt).options, caller);
+            let options = PgList::<pg_sys::DefElem>::from_pg((*stmt).options);
+            let mut password_only = !options.is_empty();
+            for def in options.iter_ptr() {
+                if def_name(def) == b"rolemembers" {
+                    // ALTER GROUP g ADD/DROP USER u
+                    acts.push((Action::GrantMembershipIn, RoleRef::Spec((*stmt).role)));
+                    acts.extend(
+                        role_specs((*def).arg.cast())
+                            .into_iter()
+                            .map(|r| (Action::ChangeMembershipsOf, r)),
+                    );
+                    password_only = false;
+                } else if def_name(def) != b"password" {
+                    password_only = false;
+                }
+            }
+            acts.push((Action::Alter { password_only }, RoleRef::Spec((*stmt).role)));
+        }
+        T_AlterRoleSetStmt => {
+            let stmt = node.cast::<pg_sys::AlterRoleSetStmt>();
+            acts.push((Action::AlterSettings, RoleRef::Spec((*stmt).role)));
+        }
+        T_DropRoleStmt => {
+            let stmt = node.cast::<pg_sys::DropRoleStmt>();
+            acts.extend(
+                role_specs((*stmt).roles)
+                    .into_iter()
+                    .map(|r| (Action::Drop, r)),
+            );
+        }
+        T_RenameStmt => {
+            let stmt = node.cast::<pg_sys::RenameStmt>();
+            if (*stmt).renameType == pg_sys::ObjectType::OBJECT_ROLE {
+                check_new_name((*stmt).newname, marker);
+                acts.push((Action::Rename, RoleRef::Name((*stmt).subname)));
+            }
+        }
+        T_CommentStmt => {
+            let stmt = node.cast::<pg_sys::CommentStmt>();
+            if (*stmt).objtype == pg_sys::ObjectType::OBJECT_ROLE && !(*stmt).object.is_null() {
+                acts.push((Action::Comment, RoleRef::Name(string_value((*stmt).object))));
+            }
+        }
+        T_ReassignOwnedStmt => {
+            let stmt = node.cast::<pg_sys::ReassignOwnedStmt>();
+            acts.extend(
+                role_specs((*stmt).roles)
+                    .into_iter()
+                    .map(|r| (Action::ReassignOwned, r)),
+            );
+            acts.push((Action::ReceiveObjects, RoleRef::Spec((*stmt).newrole)));
+        }
+        T_DropOwnedStmt => {
+            let stmt = node.cast::<pg_sys::DropOwnedStmt>();
+            acts.extend(
+                role_specs((*stmt).roles)
+                    .into_iter()
+                    .map(|r| (Action::DropOwned, r)),
+            );
+        }
+        T_GrantRoleStmt => {
+            let stmt = node.cast::<pg_sys::GrantRoleStmt>();
+            for granted in PgList::<pg_sys::AccessPriv>::from_pg((*stmt).granted_roles).iter_ptr() {
+                acts.push((
+                    Action::GrantMembershipIn,
+                    RoleRef::Name((*granted).priv_name),
+                ));
+            }
+            acts.extend(
+                role_specs((*stmt).grantee_roles)
+                    .into_iter()
+                    .map(|r| (Action::ChangeMembershipsOf, r)),
+            );
+        }
+        T_CreatedbStmt => {
+            let stmt = node.cast::<pg_sys::CreatedbStmt>();
+            for def in PgList::<pg_sys::DefElem>::from_pg((*stmt).options).iter_ptr() {
+                if def_name(def) == b"owner" && !(*def).arg.is_null() {
+                    acts.push((
+                        Action::OwnDatabase,
+                        RoleRef::Name(pg_sys::defGetString(def)),
+                    ));
+                }
+            }
+        }
+        T_AlterOwnerStmt => {
+            let stmt = node.cast::<pg_sys::AlterOwnerStmt>();
+            if (*stmt).objectType == pg_sys::ObjectType::OBJECT_DATABASE {
+                acts.push((Action::OwnDatabase, RoleRef::Spec((*stmt).newowner)));
+            }
+        }
+        _ => {}
+    }
+    acts
+}
+
+/// Raises if a non-superuser's statement breaks the role guard's policy.
+unsafe fn check_statement(node: *mut pg_sys::Node) {
+    let caller = pg_sys::GetUserId();
+    let marker = shared::marker_oid();
+    for (action, role) in actions(node, caller, marker) {
+        if let Some(oid) = resolve(&role) {
+            guard::decide(action, &subject(oid, caller, marker)).or_raise();
+        }
+    }
+}
+
 #[pg_guard]
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C-unwind" fn process_utility(
@@ -74,6 +358,16 @@ unsafe extern "C-unwind" fn process_utility(
     dest: *mut pg_sys::DestReceiver,
     qc: *mut pg_sys::QueryCompletion,
 ) {
+    let node = (*pstmt).utilityStmt;
+    let tag = if node.is_null() {
+        pg_sys::NodeTag::T_Invalid
+    } else {
+        (*node).type_
+    };
+    let guard_this = guarded(tag) && !pg_sys::superuser();
+    if guard_this {
+        check_statement(node);
+    }
     let mut query = query_string;
     if gucs::REDACT_PASSWORDS.get() {
         if let Some(masked) = masked_query(pstmt, query_string) {
@@ -101,5 +395,14 @@ unsafe extern "C-unwind" fn process_utility(
             dest,
             qc,
         ),
+    }
+    if guard_this && tag == pg_sys::NodeTag::T_CreateRoleStmt {
+        // Remember who created the role, where every database can see it,
+        // for the CREATEROLE rule of PostgreSQL 16 on 14 and 15 too.
+        pg_sys::CommandCounterIncrement();
+        let name = (*node.cast::<pg_sys::CreateRoleStmt>()).role;
+        if let Some(oid) = resolve(&RoleRef::Name(name)) {
+            shared::record_creator(oid, pg_sys::GetUserId());
+        }
     }
 }
