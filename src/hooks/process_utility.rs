@@ -200,12 +200,12 @@ unsafe fn check_new_name(name: *const c_char, marker: Option<pg_sys::Oid>) {
     guard::check_new_name(&name, &gucs::protected_role_names(), is_group).or_raise();
 }
 
-#[cfg(any(feature = "pg14"))]
+#[cfg(feature = "pg14")]
 unsafe fn string_value(node: *mut pg_sys::Node) -> *const c_char {
     (*node.cast::<pg_sys::Value>()).val.str_
 }
 
-#[cfg(not(any(feature = "pg14")))]
+#[cfg(not(feature = "pg14"))]
 unsafe fn string_value(node: *mut pg_sys::Node) -> *const c_char {
     (*node.cast::<pg_sys::String>()).sval
 }
