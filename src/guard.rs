@@ -100,6 +100,12 @@ fn deny(
     })
 }
 
+/// Whether the decision on a plain role depends on who created it.
+pub fn needs_creator(action: Action, is_caller: bool) -> bool {
+    let self_service = is_caller && matches!(action, Action::Alter { password_only: true } | Action::AlterSettings);
+    !self_service && !matches!(action, Action::ChangeMembershipsOf | Action::OwnDatabase | Action::ReceiveObjects)
+}
+
 /// The decision for a non-superuser (superusers are never asked).
 pub fn decide(action: Action, subject: &Subject) -> Result<(), Failure> {
     let self_service = subject.is_caller
@@ -148,8 +154,7 @@ pub fn decide(action: Action, subject: &Subject) -> Result<(), Failure> {
             _ => deny(action, subject, "It is a predefined role.", None),
         },
         Kind::Plain { created_by_caller } => match action {
-            _ if self_service => Ok(()),
-            Action::ChangeMembershipsOf | Action::OwnDatabase | Action::ReceiveObjects => Ok(()),
+            _ if !needs_creator(action, subject.is_caller) => Ok(()),
             _ if created_by_caller || subject.caller_has_admin => Ok(()),
             _ => deny(
                 action,

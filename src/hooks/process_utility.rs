@@ -108,29 +108,25 @@ unsafe fn resolve(role: &RoleRef) -> Option<pg_sys::Oid> {
 /// The highest OID of the objects created by initdb, predefined roles among them.
 const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
 
-unsafe fn subject(oid: pg_sys::Oid, caller: pg_sys::Oid, marker: Option<pg_sys::Oid>) -> Subject {
+unsafe fn subject(oid: pg_sys::Oid, action: Action, caller: pg_sys::Oid, marker: Option<pg_sys::Oid>) -> Subject {
     let name = shared::role_name(oid);
+    let is_caller = oid == caller;
+    let caller_has_admin = pg_sys::is_admin_of_role(caller, oid);
     let kind = if shared::is_group_role(oid, marker) {
         Kind::GroupRole
     } else if pg_sys::superuser_arg(oid) {
         Kind::Superuser
     } else if oid.to_u32() < FIRST_NORMAL_OBJECT_ID {
-        Kind::Predefined {
-            server_access: SERVER_ACCESS_ROLES.contains(&name.as_str()),
-        }
+        Kind::Predefined { server_access: SERVER_ACCESS_ROLES.contains(&name.as_str()) }
     } else if shared::is_managed_user(oid, marker) {
         Kind::ManagedUser
     } else {
-        Kind::Plain {
-            created_by_caller: shared::creator(oid) == Some(caller),
-        }
+        // The creator label is read from pg_shseclabel (not cached), so only
+        // when the decision depends on it.
+        let needed = !caller_has_admin && guard::needs_creator(action, is_caller);
+        Kind::Plain { created_by_caller: needed && shared::creator(oid) == Some(caller) }
     };
-    Subject {
-        name,
-        kind,
-        is_caller: oid == caller,
-        caller_has_admin: pg_sys::is_admin_of_role(caller, oid),
-    }
+    Subject { name, kind, is_caller, caller_has_admin }
 }
 
 unsafe fn def_name(def: *mut pg_sys::DefElem) -> &'static [u8] {
@@ -341,7 +337,7 @@ unsafe fn check_statement(node: *mut pg_sys::Node) {
     let marker = shared::marker_oid();
     for (action, role) in actions(node, caller, marker) {
         if let Some(oid) = resolve(&role) {
-            guard::decide(action, &subject(oid, caller, marker)).or_raise();
+            guard::decide(action, &subject(oid, action, caller, marker)).or_raise();
         }
     }
 }
