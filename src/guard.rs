@@ -102,8 +102,18 @@ fn deny(
 
 /// Whether the decision on a plain role depends on who created it.
 pub fn needs_creator(action: Action, is_caller: bool) -> bool {
-    let self_service = is_caller && matches!(action, Action::Alter { password_only: true } | Action::AlterSettings);
-    !self_service && !matches!(action, Action::ChangeMembershipsOf | Action::OwnDatabase | Action::ReceiveObjects)
+    let self_service = is_caller
+        && matches!(
+            action,
+            Action::Alter {
+                password_only: true
+            } | Action::AlterSettings
+        );
+    !self_service
+        && !matches!(
+            action,
+            Action::ChangeMembershipsOf | Action::OwnDatabase | Action::ReceiveObjects
+        )
 }
 
 /// The decision for a non-superuser (superusers are never asked).

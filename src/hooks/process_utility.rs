@@ -108,7 +108,12 @@ unsafe fn resolve(role: &RoleRef) -> Option<pg_sys::Oid> {
 /// The highest OID of the objects created by initdb, predefined roles among them.
 const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
 
-unsafe fn subject(oid: pg_sys::Oid, action: Action, caller: pg_sys::Oid, marker: Option<pg_sys::Oid>) -> Subject {
+unsafe fn subject(
+    oid: pg_sys::Oid,
+    action: Action,
+    caller: pg_sys::Oid,
+    marker: Option<pg_sys::Oid>,
+) -> Subject {
     let name = shared::role_name(oid);
     let is_caller = oid == caller;
     let caller_has_admin = pg_sys::is_admin_of_role(caller, oid);
@@ -117,16 +122,25 @@ unsafe fn subject(oid: pg_sys::Oid, action: Action, caller: pg_sys::Oid, marker:
     } else if pg_sys::superuser_arg(oid) {
         Kind::Superuser
     } else if oid.to_u32() < FIRST_NORMAL_OBJECT_ID {
-        Kind::Predefined { server_access: SERVER_ACCESS_ROLES.contains(&name.as_str()) }
+        Kind::Predefined {
+            server_access: SERVER_ACCESS_ROLES.contains(&name.as_str()),
+        }
     } else if shared::is_managed_user(oid, marker) {
         Kind::ManagedUser
     } else {
         // The creator label is read from pg_shseclabel (not cached), so only
         // when the decision depends on it.
         let needed = !caller_has_admin && guard::needs_creator(action, is_caller);
-        Kind::Plain { created_by_caller: needed && shared::creator(oid) == Some(caller) }
+        Kind::Plain {
+            created_by_caller: needed && shared::creator(oid) == Some(caller),
+        }
     };
-    Subject { name, kind, is_caller, caller_has_admin }
+    Subject {
+        name,
+        kind,
+        is_caller,
+        caller_has_admin,
+    }
 }
 
 unsafe fn def_name(def: *mut pg_sys::DefElem) -> &'static [u8] {
