@@ -52,6 +52,16 @@ ROLLBACK;
 CREATE DATABASE g_db2 OWNER managed_writer;
 DROP DATABASE g_db2;
 
+-- The guard works in every database, also where the extension is not created.
+SELECT replace(:'boss_uri', '/managed_roles_regress', '/g_db') AS boss_other_uri \gset
+\c :boss_other_uri
+SELECT current_database(), count(*) AS extensions FROM pg_extension WHERE extname = 'managed_roles';
+ALTER ROLE managed_writer CREATEDB;
+GRANT pg_execute_server_program TO CURRENT_USER;
+DROP ROLE g_writer;
+CREATE ROLE managed_manager;
+\c :su
+
 -- A superuser-owned SECURITY DEFINER function runs as its owner: that is
 -- what the function does, and the guard adds no bypass beyond it.
 CREATE FUNCTION g_grant_monitor(target name) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
