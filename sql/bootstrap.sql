@@ -60,7 +60,8 @@ CREATE TABLE managed_roles.audit_log (
     actor        name NOT NULL,
     session_role name NOT NULL DEFAULT session_user,
     action       text NOT NULL CHECK (action IN ('create', 'adopt', 'reset_password', 'lock', 'unlock', 'drop',
-                                                 'define_template', 'drop_template')),
+                                                 'define_template', 'drop_template', 'force_logout',
+                                                 'block_connections', 'restore_connections')),
     target       name,
     target_oid   oid,
     details      jsonb NOT NULL DEFAULT '{}'

@@ -54,6 +54,12 @@ GRANT EXECUTE ON FUNCTION
     managed_roles.create_managed_user(text, text, text, text),
     managed_roles.reset_managed_password(text, text, text),
     managed_roles.adopt_user(text, text),
-    managed_roles.drop_managed_user(text, text)
+    managed_roles.drop_managed_user(text, text, boolean),
+    managed_roles.lock_user(text),
+    managed_roles.unlock_user(text),
+    managed_roles.force_logout(text, text, boolean),
+    managed_roles.restore_connections(text),
+    managed_roles.active_connections(text),
+    managed_roles.owned_objects(text)
   TO managed_manager;
 GRANT SELECT ON managed_roles.users, managed_roles.managed_users, managed_roles.audit_log TO managed_manager;

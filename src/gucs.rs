@@ -28,6 +28,7 @@ pub static PASSWORD_ESTIMATOR: GucSetting<PasswordEstimator> =
     GucSetting::<PasswordEstimator>::new(PasswordEstimator::Zxcvbn);
 pub static ALLOW_HASHED_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static REDACT_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static OFFBOARD_LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
 pub fn init() {
     GucRegistry::define_int_guc(
@@ -65,6 +66,16 @@ pub fn init() {
         &ALLOW_HASHED_PASSWORDS,
         GucContext::Suset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.offboard_lock_timeout",
+        c"lock_timeout, in milliseconds, for the work drop_managed_user does in each other database.",
+        c"A database where a lock cannot be had in time fails the offboarding instead of waiting forever.",
+        &OFFBOARD_LOCK_TIMEOUT,
+        1,
+        3_600_000,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
     );
     GucRegistry::define_bool_guc(
         c"managed_roles.redact_passwords",
@@ -147,4 +158,8 @@ pub fn password_policy() -> Policy {
             PasswordEstimator::Charset => Estimator::Charset,
         },
     }
+}
+
+pub fn offboard_lock_timeout() -> i32 {
+    OFFBOARD_LOCK_TIMEOUT.get()
 }

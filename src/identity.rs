@@ -83,7 +83,7 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-fn extension_owner() -> pg_sys::Oid {
+pub fn extension_owner() -> pg_sys::Oid {
     let owner = catalog::extension_owner().unwrap_or_else(|| {
         Failure::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

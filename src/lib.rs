@@ -15,15 +15,22 @@ mod gucs;
 mod hooks;
 mod identity;
 mod names;
+mod offboard;
 mod password;
 mod provision;
 mod redact;
+mod sessions;
 mod spec;
 mod templates;
 
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!(
+    "../sql/sessions.sql",
+    name = "sessions",
+    requires = ["bootstrap"]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -10,6 +10,7 @@ use crate::errors::{
 use crate::gucs;
 use crate::identity::{as_extension_owner, caller, Caller};
 use crate::names::validate_new_role_name;
+use crate::offboard;
 use crate::password;
 use crate::templates::{
     group_roles_for, load_templates, login_options, require_template, sync_user_groups, Template,
@@ -20,9 +21,9 @@ use pgrx::{JsonB, PgSqlErrorCode};
 use serde_json::json;
 
 /// A registered managed user.
-struct Managed {
-    role: Role,
-    template: String,
+pub(crate) struct Managed {
+    pub role: Role,
+    pub template: String,
     created_by_oid: Option<pg_sys::Oid>,
 }
 
@@ -47,12 +48,12 @@ fn managed_user(role: Role) -> Option<Managed> {
     })
 }
 
-fn require_role(name: &str) -> Role {
+pub(crate) fn require_role(name: &str) -> Role {
     catalog::role_by_name(name)
         .unwrap_or_else(|| undefined_object(format!("role \"{name}\" does not exist")).raise())
 }
 
-fn require_managed(name: &str) -> Managed {
+pub(crate) fn require_managed(name: &str) -> Managed {
     let role = require_role(name);
     if catalog::is_group_role(role.oid) {
         insufficient_privilege(format!("\"{name}\" is a template group role, not a user"))
@@ -119,7 +120,7 @@ fn authorize_template(caller: &Caller, template: &Template, action: &str) {
 
 /// Rights over an existing managed user: never a superuser or a group role
 /// for non-superusers; another manager's account only for its provisioner.
-fn authorize_target(caller: &Caller, user: &Managed, template: &Template, action: &str) {
+pub(crate) fn authorize_target(caller: &Caller, user: &Managed, template: &Template, action: &str) {
     if catalog::is_group_role(user.role.oid) {
         insufficient_privilege(format!("\"{}\" is a template group role", user.role.name)).raise();
     }
@@ -384,8 +385,15 @@ pub struct Dependencies {
     pub local_owned: Vec<String>,
     /// Privileges and default privileges in this database or on shared objects.
     pub local_privileges: i64,
-    /// (database, objects owned, privileges) in other databases.
-    pub other_databases: Vec<(String, i64, i64)>,
+    /// Other databases where the role owns objects or holds privileges.
+    pub other_databases: Vec<OtherDatabase>,
+}
+
+pub struct OtherDatabase {
+    pub name: String,
+    pub oid: pg_sys::Oid,
+    pub owned: i64,
+    pub privileges: i64,
 }
 
 pub fn dependencies(role: pg_sys::Oid) -> Dependencies {
@@ -396,13 +404,13 @@ pub fn dependencies(role: pg_sys::Oid) -> Dependencies {
                       s.dbid IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())) AS local
                  FROM pg_catalog.pg_shdepend s
                 WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.refobjid = $1)
-             SELECT 'owned' AS kind, pg_catalog.pg_describe_object(classid, objid, objsubid) AS what, NULL::bigint AS owned, NULL::bigint AS privileges
+             SELECT 'owned' AS kind, pg_catalog.pg_describe_object(classid, objid, objsubid) AS what, NULL::bigint AS owned, NULL::bigint AS privileges, NULL::pg_catalog.oid AS dboid
                FROM d WHERE local AND deptype = 'o' AND classid <> 'pg_catalog.pg_default_acl'::pg_catalog.regclass
              UNION ALL
-             SELECT 'local_privileges', NULL, NULL, count(*) FROM d WHERE local AND (deptype <> 'o' OR classid = 'pg_catalog.pg_default_acl'::pg_catalog.regclass)
+             SELECT 'local_privileges', NULL, NULL, count(*), NULL FROM d WHERE local AND (deptype <> 'o' OR classid = 'pg_catalog.pg_default_acl'::pg_catalog.regclass)
              UNION ALL
-             SELECT 'other', db.datname::text, count(*) FILTER (WHERE deptype = 'o'), count(*) FILTER (WHERE deptype <> 'o')
-               FROM d JOIN pg_catalog.pg_database db ON db.oid = d.dbid WHERE NOT local GROUP BY db.datname
+             SELECT 'other', db.datname::text, count(*) FILTER (WHERE deptype = 'o'), count(*) FILTER (WHERE deptype <> 'o'), db.oid
+               FROM d JOIN pg_catalog.pg_database db ON db.oid = d.dbid WHERE NOT local GROUP BY db.datname, db.oid
              ORDER BY 1, 2",
             None,
             &[role.into()],
@@ -420,11 +428,12 @@ pub fn dependencies(role: pg_sys::Oid) -> Dependencies {
                 "local_privileges" => {
                     deps.local_privileges = spi(row.get_by_name("privileges")).unwrap_or(0)
                 }
-                _ => deps.other_databases.push((
-                    what.unwrap_or_default(),
-                    spi(row.get_by_name("owned")).unwrap_or(0),
-                    spi(row.get_by_name("privileges")).unwrap_or(0),
-                )),
+                _ => deps.other_databases.push(OtherDatabase {
+                    name: what.unwrap_or_default(),
+                    oid: spi(row.get_by_name("dboid")).expect("database oid"),
+                    owned: spi(row.get_by_name("owned")).unwrap_or(0),
+                    privileges: spi(row.get_by_name("privileges")).unwrap_or(0),
+                }),
             }
         }
         deps
@@ -441,7 +450,12 @@ impl Dependencies {
         let listed: Vec<String> = self
             .other_databases
             .iter()
-            .map(|(db, owned, privileges)| format!("{db} ({owned} owned, {privileges} privileges)"))
+            .map(|db| {
+                format!(
+                    "{} ({} owned, {} privileges)",
+                    db.name, db.owned, db.privileges
+                )
+            })
             .collect();
         let r = quote_identifier(role);
         let reassign = match reassign_to {
@@ -458,38 +472,106 @@ impl Dependencies {
     }
 }
 
-/// Ends the client sessions of a role. The pids are collected first and
-/// signalled one by one: a single query with pg_terminate_backend() in its
-/// WHERE clause could be evaluated before the other conditions.
-fn terminate_sessions(role: pg_sys::Oid) -> i64 {
-    let pids: Vec<i32> = Spi::connect(|client| {
-        let table = spi(client.select(
-            "SELECT pid FROM pg_catalog.pg_stat_activity
-              WHERE usesysid = $1 AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend'",
-            None,
-            &[role.into()],
+/// Errors listing what a role owns here and elsewhere; nothing is changed.
+fn refuse_owned(name: &str, deps: &Dependencies) -> ! {
+    let shown: Vec<&str> = deps
+        .local_owned
+        .iter()
+        .take(20)
+        .map(String::as_str)
+        .collect();
+    let more = deps.local_owned.len().saturating_sub(shown.len());
+    let mut detail = String::new();
+    if !shown.is_empty() {
+        detail.push_str(&format!(
+            "Owned here: {}{}.",
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         ));
-        table
-            .filter_map(|row| spi(row.get_by_name::<i32, _>("pid")))
-            .collect()
-    });
-    pids.into_iter()
-        .filter(|&pid| {
-            spi(Spi::get_one_with_args::<bool>(
-                "SELECT pg_catalog.pg_terminate_backend($1, 5000)",
-                &[pid.into()],
-            ))
-            .unwrap_or(false)
-        })
-        .count() as i64
+    }
+    let elsewhere: Vec<String> = deps
+        .other_databases
+        .iter()
+        .filter(|db| db.owned > 0)
+        .map(|db| format!("{} ({} objects)", db.name, db.owned))
+        .collect();
+    if !elsewhere.is_empty() {
+        detail.push_str(&format!(
+            "{}Owned in other databases: {}.",
+            if detail.is_empty() { "" } else { " " },
+            elsewhere.join(", ")
+        ));
+    }
+    let total =
+        deps.local_owned.len() as i64 + deps.other_databases.iter().map(|db| db.owned).sum::<i64>();
+    Failure::new(
+        PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+        format!("role \"{name}\" owns {total} object(s) and was not dropped"),
+    )
+    .detail(detail)
+    .hint(format!(
+        "Call drop_managed_user('{name}', reassign_to => '<role>') to give them to another role, or drop_objects => true to drop them."
+    ))
+    .raise()
 }
 
-/// Offboards a managed user without losing data: objects it owns move to
-/// `reassign_to` (REASSIGN OWNED), its privileges are revoked (DROP OWNED),
-/// its sessions are ended, then the role is dropped.
+/// Errors after a database failed: the role stays; the report says which
+/// databases were done (their ownership moves stay), which failed and why.
+fn offboard_failure(
+    name: &str,
+    done: &[serde_json::Value],
+    failed: &str,
+    reason: Option<&str>,
+    not_attempted: &[&str],
+    mode: offboard::Mode,
+) -> ! {
+    let done: Vec<String> = done
+        .iter()
+        .map(|d| {
+            format!(
+                "{} ({} objects, {} privileges)",
+                d["database"].as_str().unwrap_or("?"),
+                d["objects"],
+                d["privileges_revoked"]
+            )
+        })
+        .collect();
+    let reason = reason.unwrap_or("unknown error");
+    let moved = match mode {
+        offboard::Mode::Reassign => "their objects now belong to the new owner",
+        offboard::Mode::DropObjects => "their objects were dropped as asked",
+        offboard::Mode::RevokeOnly => "the role's privileges there were revoked",
+    };
+    Failure::new(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("offboarding \"{name}\" failed in database \"{failed}\": {reason}"),
+    )
+    .detail(format!(
+        "The role was not dropped and nothing was lost. Done: {}; {}. Failed: {failed}. Not attempted: {}.",
+        if done.is_empty() { "none".to_string() } else { done.join(", ") },
+        if done.is_empty() { "nothing changed" } else { moved },
+        if not_attempted.is_empty() { "none".to_string() } else { not_attempted.join(", ") },
+    ))
+    .hint("Fix the cause (for example a session holding a lock there) and call drop_managed_user again; databases already done have nothing left to do.")
+    .raise()
+}
+
+/// Offboards a managed user across the whole cluster without losing data:
+/// its sessions are ended; in every database where it owns objects or holds
+/// privileges, objects move to `reassign_to` (REASSIGN OWNED) or, only when
+/// asked with `drop_objects`, are dropped, and privileges are revoked (DROP
+/// OWNED); then the role is dropped.
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
-fn drop_managed_user(name: Option<&str>, reassign_to: default!(Option<&str>, "NULL")) -> JsonB {
+fn drop_managed_user(
+    name: Option<&str>,
+    reassign_to: default!(Option<&str>, "NULL"),
+    drop_objects: default!(bool, false),
+) -> JsonB {
     let caller = caller();
     let name = required(name, "user name");
     JsonB(as_extension_owner(|| {
@@ -526,32 +608,70 @@ fn drop_managed_user(name: Option<&str>, reassign_to: default!(Option<&str>, "NU
             heir
         });
 
+        if drop_objects && heir.is_some() {
+            invalid_parameter("give reassign_to or drop_objects, not both")
+                .hint("reassign_to keeps every object under a new owner; drop_objects drops them.")
+                .raise();
+        }
         let deps = dependencies(user.role.oid);
-        deps.refuse_other_databases(name, reassign_to);
-        if heir.is_none() && !deps.local_owned.is_empty() {
-            let shown: Vec<&str> = deps
-                .local_owned
-                .iter()
-                .take(20)
-                .map(String::as_str)
-                .collect();
-            let more = deps.local_owned.len().saturating_sub(shown.len());
-            Failure::new(
-                PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-                format!("role \"{name}\" owns {} object(s) and was not dropped", deps.local_owned.len()),
-            )
-            .detail(format!("Owned: {}{}.", shown.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() }))
-            .hint(format!("Call drop_managed_user('{name}', reassign_to => '<role>') to give them to another role."))
-            .raise();
+        let owned_elsewhere: i64 = deps.other_databases.iter().map(|db| db.owned).sum();
+        if heir.is_none() && !drop_objects && (!deps.local_owned.is_empty() || owned_elsewhere > 0)
+        {
+            refuse_owned(name, &deps);
+        }
+        let mode = match (&heir, drop_objects) {
+            (Some(_), _) => offboard::Mode::Reassign,
+            (None, true) => offboard::Mode::DropObjects,
+            (None, false) => offboard::Mode::RevokeOnly,
+        };
+
+        // Sessions first: in any database they could hold locks the work needs.
+        let sessions = crate::sessions::terminate_sessions(Some(user.role.oid), None);
+
+        // The other databases, one background worker each; stop at the first failure.
+        let mut databases = Vec::new();
+        for (i, db) in deps.other_databases.iter().enumerate() {
+            let job = offboard::Job {
+                database: db.oid.to_u32(),
+                role: user.role.oid.to_u32(),
+                heir: heir.as_ref().map_or(0, |h| h.oid.to_u32()),
+                run_as: crate::identity::extension_owner().to_u32(),
+                mode,
+                lock_timeout_ms: gucs::offboard_lock_timeout(),
+                result_segment: 0,
+            };
+            let outcome = offboard::run_job(&db.name, job);
+            if !outcome.ok {
+                let not_attempted: Vec<&str> = deps.other_databases[i + 1..]
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect();
+                offboard_failure(
+                    name,
+                    &databases,
+                    &db.name,
+                    outcome.error.as_deref(),
+                    &not_attempted,
+                    mode,
+                );
+            }
+            databases.push(json!({
+                "database": db.name,
+                "objects": outcome.owned,
+                "privileges_revoked": outcome.privileges,
+            }));
         }
 
-        let sessions = terminate_sessions(user.role.oid);
+        // This database and shared objects.
         let ident = quote_identifier(name);
         if let Some(heir) = &heir {
             spi(Spi::run(&format!(
                 "REASSIGN OWNED BY {ident} TO {}",
                 quote_identifier(&heir.name)
             )));
+        } else if !drop_objects && !dependencies(user.role.oid).local_owned.is_empty() {
+            // It created something since the check: never drop it silently.
+            refuse_owned(name, &dependencies(user.role.oid));
         }
         spi(Spi::run(&format!("DROP OWNED BY {ident}")));
         spi(Spi::run(&format!("DROP ROLE {ident}")));
@@ -565,8 +685,10 @@ fn drop_managed_user(name: Option<&str>, reassign_to: default!(Option<&str>, "NU
             "template": template.name,
             "dropped": true,
             "reassigned_to": heir.as_ref().map(|h| h.name.clone()),
-            "objects_reassigned": if heir.is_some() { deps.local_owned.clone() } else { Vec::new() },
+            "objects_dropped": drop_objects,
+            "objects": deps.local_owned,
             "privileges_revoked": deps.local_privileges,
+            "other_databases": databases,
             "sessions_terminated": sessions,
         });
         audit::record(

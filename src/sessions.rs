@@ -1,0 +1,225 @@
+//! Sessions: lock and unlock managed users, force logouts, block and
+//! restore connections to a database. Sessions of superusers and
+//! replication connections are never ended.
+
+use crate::audit;
+use crate::catalog::{self, spi};
+use crate::errors::{insufficient_privilege, not_null, required, Failure};
+use crate::identity::{as_extension_owner, caller, Caller};
+use crate::provision::{authorize_target, require_managed, require_role};
+use crate::templates::require_template;
+use pgrx::prelude::*;
+use pgrx::spi::quote_identifier;
+use pgrx::{JsonB, PgSqlErrorCode};
+use serde_json::json;
+
+/// Ends client sessions of a role and/or in a database, never the caller's
+/// own, a superuser's or a replication connection. The pids are collected
+/// first and signalled one by one (a pg_terminate_backend() call inside a
+/// WHERE clause could run before the other conditions).
+pub fn terminate_sessions(role: Option<pg_sys::Oid>, database: Option<&str>) -> i64 {
+    let pids: Vec<i32> = Spi::connect(|client| {
+        let table = spi(client.select(
+            "SELECT a.pid FROM pg_catalog.pg_stat_activity a
+               JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
+              WHERE a.backend_type = 'client backend' AND a.pid <> pg_catalog.pg_backend_pid()
+                AND NOT r.rolsuper
+                AND ($1::pg_catalog.oid IS NULL OR a.usesysid = $1)
+                AND ($2::pg_catalog.text IS NULL OR a.datname = $2)",
+            None,
+            &[role.into(), database.into()],
+        ));
+        table
+            .filter_map(|row| spi(row.get_by_name::<i32, _>("pid")))
+            .collect()
+    });
+    pids.into_iter()
+        .filter(|&pid| {
+            spi(Spi::get_one_with_args::<bool>(
+                "SELECT pg_catalog.pg_terminate_backend($1, 5000)",
+                &[pid.into()],
+            ))
+            .unwrap_or(false)
+        })
+        .count() as i64
+}
+
+fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
+    let user = require_managed(name);
+    let template = require_template(&user.template);
+    let verb = if login { "unlock" } else { "lock" };
+    authorize_target(caller, &user, &template, verb);
+    if !login
+        && (user.role.oid == caller.oid || user.role.oid == unsafe { pg_sys::GetSessionUserId() })
+    {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+            format!("cannot lock \"{name}\": it is the current user"),
+        )
+        .raise();
+    }
+    let was_locked = !user.role.can_login;
+    spi(Spi::run(&format!(
+        "ALTER ROLE {} {}",
+        quote_identifier(name),
+        if login { "LOGIN" } else { "NOLOGIN" }
+    )));
+    let sessions = if login {
+        0
+    } else {
+        terminate_sessions(Some(user.role.oid), None)
+    };
+    let report = json!({
+        "username": name,
+        "locked": !login,
+        "changed": was_locked == login,
+        "sessions_terminated": sessions,
+    });
+    audit::record(
+        caller,
+        verb,
+        Some(name),
+        Some(user.role.oid),
+        report.clone(),
+    );
+    report
+}
+
+/// Locks a managed user: NOLOGIN, and its live sessions are ended.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn lock_user(name: Option<&str>) -> JsonB {
+    let caller = caller();
+    let name = required(name, "user name");
+    JsonB(as_extension_owner(|| set_login(&caller, name, false)))
+}
+
+/// Unlocks a managed user: LOGIN again.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn unlock_user(name: Option<&str>) -> JsonB {
+    let caller = caller();
+    let name = required(name, "user name");
+    JsonB(as_extension_owner(|| set_login(&caller, name, true)))
+}
+
+/// Whether the caller owns the database (directly or through membership).
+fn owns_database(caller: &Caller, database: &str) -> bool {
+    caller.superuser
+        || spi(Spi::get_one_with_args::<bool>(
+            "SELECT pg_catalog.pg_has_role($1, datdba, 'MEMBER') FROM pg_catalog.pg_database WHERE datname = $2",
+            &[caller.oid.into(), database.into()],
+        ))
+        .unwrap_or(false)
+}
+
+fn require_database(database: &str) {
+    if !catalog::database_exists(database) {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_INVALID_CATALOG_NAME,
+            format!("database \"{database}\" does not exist"),
+        )
+        .raise();
+    }
+}
+
+/// Ends the sessions of a user and/or of a database; optionally revokes
+/// CONNECT on the database from PUBLIC so that no new ones start (undo with
+/// restore_connections()).
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn force_logout(
+    name: default!(Option<&str>, "NULL"),
+    database: default!(Option<&str>, "NULL"),
+    block_new_connections: default!(bool, false),
+) -> JsonB {
+    let caller = caller();
+    if name.is_none() && database.is_none() {
+        not_null("user name or database")
+            .hint("Name a user, a database, or both.")
+            .raise();
+    }
+    if block_new_connections && database.is_none() {
+        crate::errors::invalid_parameter("block_new_connections needs a database").raise();
+    }
+    JsonB(as_extension_owner(|| {
+        let role = name.map(|n| {
+            let role = require_role(n);
+            if role.superuser {
+                insufficient_privilege(format!("sessions of superuser \"{n}\" are never ended"))
+                    .raise();
+            }
+            if !caller.superuser {
+                let user = require_managed(n);
+                let template = require_template(&user.template);
+                authorize_target(&caller, &user, &template, "log out");
+            }
+            role
+        });
+        if let Some(db) = database {
+            require_database(db);
+            if !owns_database(&caller, db) && (role.is_none() || block_new_connections) {
+                insufficient_privilege(format!("permission denied to log out sessions of database \"{db}\""))
+                    .detail("Only superusers and the database's owner can end every session of a database or block it.")
+                    .raise();
+            }
+        }
+        if block_new_connections {
+            let db = database.expect("checked above");
+            spi(Spi::run(&format!(
+                "REVOKE CONNECT ON DATABASE {} FROM PUBLIC",
+                quote_identifier(db)
+            )));
+        }
+        let sessions = terminate_sessions(role.as_ref().map(|r| r.oid), database);
+        let report = json!({
+            "username": name,
+            "database": database,
+            "sessions_terminated": sessions,
+            "new_connections_blocked": block_new_connections,
+        });
+        audit::record(
+            &caller,
+            "force_logout",
+            name,
+            role.as_ref().map(|r| r.oid),
+            report.clone(),
+        );
+        if block_new_connections {
+            audit::record(
+                &caller,
+                "block_connections",
+                None,
+                None,
+                json!({"database": database}),
+            );
+        }
+        report
+    }))
+}
+
+/// Gives CONNECT on a database back to PUBLIC after force_logout(...,
+/// block_new_connections => true).
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn restore_connections(database: Option<&str>) -> JsonB {
+    let caller = caller();
+    let database = required(database, "database");
+    JsonB(as_extension_owner(|| {
+        require_database(database);
+        if !owns_database(&caller, database) {
+            insufficient_privilege(format!(
+                "permission denied to restore connections to database \"{database}\""
+            ))
+            .detail("Only superusers and the database's owner can do this.")
+            .raise();
+        }
+        spi(Spi::run(&format!(
+            "GRANT CONNECT ON DATABASE {} TO PUBLIC",
+            quote_identifier(database)
+        )));
+        let report = json!({"database": database, "connections_restored": true});
+        audit::record(&caller, "restore_connections", None, None, report.clone());
+        report
+    }))
+}
