@@ -4,6 +4,11 @@
 //! database (as the extension owner) and runs REASSIGN OWNED / DROP OWNED
 //! there. The other databases need nothing installed. Results come back
 //! through a dynamic shared memory segment.
+//!
+//! With prepared transactions available (max_prepared_transactions > 0) the
+//! work is two-phase: every database prepares its part first, and only when
+//! all succeeded are they committed; otherwise all are rolled back and
+//! nothing changed anywhere.
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::pg_sys::panic::CaughtError;
@@ -22,6 +27,17 @@ pub enum Mode {
     RevokeOnly = 2,
 }
 
+/// Which transaction step the worker performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Do the work and commit.
+    Direct = 0,
+    /// Do the work and PREPARE TRANSACTION.
+    Prepare = 1,
+    CommitPrepared = 2,
+    RollbackPrepared = 3,
+}
+
 /// A job for one database, passed to the worker as `bgw_extra`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
@@ -32,25 +48,38 @@ pub struct Job {
     pub mode: Mode,
     pub lock_timeout_ms: i32,
     pub result_segment: u32,
+    pub phase: Phase,
+    /// Makes the prepared transaction's name unique.
+    pub nonce: u32,
 }
 
 impl Job {
+    /// Name of the prepared transaction of this job.
+    pub fn gid(&self) -> String {
+        format!(
+            "managed_roles_offboard_{}_{}_{}",
+            self.role, self.database, self.nonce
+        )
+    }
+
     pub fn encode(&self) -> String {
         format!(
-            "{} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {}",
             self.database,
             self.role,
             self.heir,
             self.run_as,
             self.mode as u8,
             self.lock_timeout_ms,
-            self.result_segment
+            self.result_segment,
+            self.phase as u8,
+            self.nonce
         )
     }
 
     pub fn decode(text: &str) -> Option<Job> {
         let f: Vec<&str> = text.split(' ').collect();
-        if f.len() != 7 {
+        if f.len() != 9 {
             return None;
         }
         Some(Job {
@@ -66,6 +95,14 @@ impl Job {
             },
             lock_timeout_ms: f[5].parse().ok()?,
             result_segment: f[6].parse().ok()?,
+            phase: match f[7] {
+                "0" => Phase::Direct,
+                "1" => Phase::Prepare,
+                "2" => Phase::CommitPrepared,
+                "3" => Phase::RollbackPrepared,
+                _ => return None,
+            },
+            nonce: f[8].parse().ok()?,
         })
     }
 }
@@ -169,6 +206,104 @@ pub fn run_job(database_name: &str, mut job: Job) -> Outcome {
     }
 }
 
+/// One other database to offboard.
+pub struct Target {
+    pub name: String,
+    pub oid: pg_sys::Oid,
+}
+
+/// What was done in one database.
+pub struct Done {
+    pub database: String,
+    pub objects: i64,
+    pub privileges: i64,
+}
+
+/// Where and why offboarding stopped.
+pub struct Stopped {
+    pub failed: String,
+    pub reason: String,
+    /// Databases whose work is committed (their moved ownership stays moved).
+    pub committed: Vec<Done>,
+    /// Databases whose prepared work was rolled back.
+    pub rolled_back: Vec<String>,
+    pub not_attempted: Vec<String>,
+}
+
+fn job_for(template: &Job, target: &Target, phase: Phase) -> Job {
+    Job {
+        database: target.oid.to_u32(),
+        phase,
+        ..template.clone()
+    }
+}
+
+/// Offboards the role in each target database. Two-phase when asked:
+/// everything is prepared first and committed only if all succeeded.
+pub fn offboard_databases(
+    targets: &[Target],
+    template: &Job,
+    two_phase: bool,
+) -> Result<Vec<Done>, Stopped> {
+    let mut done: Vec<Done> = Vec::new();
+    let first_phase = if two_phase {
+        Phase::Prepare
+    } else {
+        Phase::Direct
+    };
+    for (i, target) in targets.iter().enumerate() {
+        let outcome = run_job(&target.name, job_for(template, target, first_phase));
+        if !outcome.ok {
+            let mut rolled_back = Vec::new();
+            if two_phase {
+                for prepared in targets[..i].iter() {
+                    let _ = run_job(
+                        &prepared.name,
+                        job_for(template, prepared, Phase::RollbackPrepared),
+                    );
+                    rolled_back.push(prepared.name.clone());
+                }
+                done.clear();
+            }
+            return Err(Stopped {
+                failed: target.name.clone(),
+                reason: outcome.error.unwrap_or_else(|| "unknown error".into()),
+                committed: done,
+                rolled_back,
+                not_attempted: targets[i + 1..].iter().map(|t| t.name.clone()).collect(),
+            });
+        }
+        done.push(Done {
+            database: target.name.clone(),
+            objects: outcome.owned,
+            privileges: outcome.privileges,
+        });
+    }
+    if two_phase {
+        for (i, target) in targets.iter().enumerate() {
+            let outcome = run_job(
+                &target.name,
+                job_for(template, target, Phase::CommitPrepared),
+            );
+            if !outcome.ok {
+                // Cannot happen short of a crash; what committed stays committed.
+                return Err(Stopped {
+                    failed: target.name.clone(),
+                    reason: format!(
+                        "COMMIT PREPARED '{}' failed: {}",
+                        job_for(template, target, Phase::CommitPrepared).gid(),
+                        outcome.error.unwrap_or_default()
+                    ),
+                    committed: done.drain(..i).collect(),
+                    rolled_back: Vec::new(),
+                    not_attempted: targets[i + 1..].iter().map(|t| t.name.clone()).collect(),
+                });
+            }
+        }
+    }
+    Ok(done)
+}
+
 fn role_name(oid: u32) -> String {
     // SAFETY: catalog lookup; the role exists (checked by the caller).
     unsafe { CStr::from_ptr(pg_sys::GetUserNameFromId(pg_sys::Oid::from(oid), false)) }
@@ -206,13 +341,133 @@ fn offboard_here(job: &Job) -> (i64, i64) {
     (owned, privileges)
 }
 
+unsafe extern "C-unwind" {
+    // twophase.h, not in pgrx's bindings: COMMIT/ROLLBACK PREPARED. Called
+    // through pg_guard_ffi_boundary so that an ERROR becomes a Rust panic.
+    fn FinishPreparedTransaction(gid: *const std::ffi::c_char, is_commit: bool);
+}
+
+fn caught_message(caught: CaughtError) -> String {
+    match caught {
+        CaughtError::PostgresError(report)
+        | CaughtError::ErrorReport(report)
+        | CaughtError::RustPanic {
+            ereport: report, ..
+        } => report.message().to_string(),
+    }
+}
+
+/// Runs the job's work in a transaction that is committed, or prepared.
+fn do_work(job: &Job) -> Outcome {
+    let gid = std::ffi::CString::new(job.gid()).expect("no NUL");
+    // SAFETY: the transaction sequence exec_simple_query uses for
+    // BEGIN; ...; PREPARE TRANSACTION (or a single committed statement).
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        if job.phase == Phase::Prepare {
+            pg_sys::BeginTransactionBlock();
+            pg_sys::CommitTransactionCommand();
+            pg_sys::StartTransactionCommand();
+        }
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    let result = PgTryBuilder::new(|| Ok(offboard_here(job)))
+        .catch_others(|caught| Err(caught_message(caught)))
+        .execute();
+    match result {
+        Ok((owned, privileges)) => {
+            let finished = PgTryBuilder::new(|| {
+                // SAFETY: ends the transaction (block) started above.
+                unsafe {
+                    pg_sys::PopActiveSnapshot();
+                    if job.phase == Phase::Prepare {
+                        pg_sys::PrepareTransactionBlock(gid.as_ptr());
+                    }
+                    pg_sys::CommitTransactionCommand();
+                }
+                Ok(())
+            })
+            .catch_others(|caught| Err(caught_message(caught)))
+            .execute();
+            match finished {
+                Ok(()) => Outcome {
+                    ok: true,
+                    owned,
+                    privileges,
+                    error: None,
+                },
+                Err(message) => {
+                    // SAFETY: leave no transaction behind.
+                    unsafe { pg_sys::AbortOutOfAnyTransaction() };
+                    Outcome {
+                        ok: false,
+                        owned: 0,
+                        privileges: 0,
+                        error: Some(message),
+                    }
+                }
+            }
+        }
+        Err(message) => {
+            // SAFETY: the error was caught; abort what it left.
+            unsafe { pg_sys::AbortOutOfAnyTransaction() };
+            Outcome {
+                ok: false,
+                owned: 0,
+                privileges: 0,
+                error: Some(message),
+            }
+        }
+    }
+}
+
+/// COMMIT PREPARED / ROLLBACK PREPARED of the job's transaction.
+fn finish_prepared(job: &Job) -> Outcome {
+    let gid = std::ffi::CString::new(job.gid()).expect("no NUL");
+    let commit = job.phase == Phase::CommitPrepared;
+    let result = PgTryBuilder::new(|| {
+        // SAFETY: what standard_ProcessUtility does for COMMIT PREPARED.
+        unsafe {
+            pg_sys::SetCurrentStatementStartTimestamp();
+            pg_sys::StartTransactionCommand();
+            pg_sys::ffi::pg_guard_ffi_boundary(|| FinishPreparedTransaction(gid.as_ptr(), commit));
+            pg_sys::CommitTransactionCommand();
+        }
+        Ok(())
+    })
+    .catch_others(|caught| Err(caught_message(caught)))
+    .execute();
+    match result {
+        Ok(()) => Outcome {
+            ok: true,
+            owned: 0,
+            privileges: 0,
+            error: None,
+        },
+        Err(message) => {
+            // SAFETY: leave no transaction behind.
+            unsafe { pg_sys::AbortOutOfAnyTransaction() };
+            Outcome {
+                ok: false,
+                owned: 0,
+                privileges: 0,
+                error: Some(message),
+            }
+        }
+    }
+}
+
 /// Entry point of the offboarding background worker.
 #[pg_guard]
 #[no_mangle]
 pub extern "C-unwind" fn managed_roles_offboard_worker(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
     let Some(job) = Job::decode(BackgroundWorker::get_extra()) else {
-        pgrx::log!("managed_roles: offboarding worker started with an invalid job");
+        pgrx::log!(
+            "managed_roles: offboarding worker started with an invalid job: {:?}",
+            BackgroundWorker::get_extra()
+        );
         return;
     };
     // SAFETY: attach before any transaction, so the mapping lives until we
@@ -226,47 +481,9 @@ pub extern "C-unwind" fn managed_roles_offboard_worker(_arg: pg_sys::Datum) {
         Some(pg_sys::Oid::from(job.database)),
         Some(pg_sys::Oid::from(job.run_as)),
     );
-    // SAFETY: the standard transaction sequence of a background worker.
-    unsafe {
-        pg_sys::SetCurrentStatementStartTimestamp();
-        pg_sys::StartTransactionCommand();
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-    }
-    let result = PgTryBuilder::new(|| Ok(offboard_here(&job)))
-        .catch_others(|caught| {
-            Err(match caught {
-                CaughtError::PostgresError(report)
-                | CaughtError::ErrorReport(report)
-                | CaughtError::RustPanic {
-                    ereport: report, ..
-                } => report.message().to_string(),
-            })
-        })
-        .execute();
-    let outcome = match result {
-        Ok((owned, privileges)) => {
-            // SAFETY: ends the transaction started above.
-            unsafe {
-                pg_sys::PopActiveSnapshot();
-                pg_sys::CommitTransactionCommand();
-            }
-            Outcome {
-                ok: true,
-                owned,
-                privileges,
-                error: None,
-            }
-        }
-        Err(message) => {
-            // SAFETY: the error was caught; abort the transaction it left.
-            unsafe { pg_sys::AbortCurrentTransaction() };
-            Outcome {
-                ok: false,
-                owned: 0,
-                privileges: 0,
-                error: Some(message),
-            }
-        }
+    let outcome = match job.phase {
+        Phase::Direct | Phase::Prepare => do_work(&job),
+        Phase::CommitPrepared | Phase::RollbackPrepared => finish_prepared(&job),
     };
     // SAFETY: the segment attached above, SEGMENT_SIZE bytes.
     unsafe {
@@ -293,11 +510,15 @@ mod tests {
             mode: Mode::RevokeOnly,
             lock_timeout_ms: 5000,
             result_segment: 4_000_000_000,
+            phase: Phase::Prepare,
+            nonce: 123_456,
         };
+        assert_eq!(job.gid(), "managed_roles_offboard_16390_16384_123456");
         assert!(job.encode().len() < 128);
         assert_eq!(Job::decode(&job.encode()), Some(job));
         assert_eq!(Job::decode("1 2 3"), None);
-        assert_eq!(Job::decode("1 2 3 4 9 6 7"), None);
+        assert_eq!(Job::decode("1 2 3 4 9 6 7 0 1"), None);
+        assert_eq!(Job::decode("1 2 3 4 0 6 7 8 1"), None);
     }
 
     #[test]

@@ -387,6 +387,8 @@ pub struct Dependencies {
     pub local_privileges: i64,
     /// Other databases where the role owns objects or holds privileges.
     pub other_databases: Vec<OtherDatabase>,
+    /// Dependencies on shared objects (databases, tablespaces).
+    pub shared: i64,
 }
 
 pub struct OtherDatabase {
@@ -409,6 +411,8 @@ pub fn dependencies(role: pg_sys::Oid) -> Dependencies {
              UNION ALL
              SELECT 'local_privileges', NULL, NULL, count(*), NULL FROM d WHERE local AND (deptype <> 'o' OR classid = 'pg_catalog.pg_default_acl'::pg_catalog.regclass)
              UNION ALL
+             SELECT 'shared', NULL, NULL, count(*), NULL FROM d WHERE dbid = 0
+             UNION ALL
              SELECT 'other', db.datname::text, count(*) FILTER (WHERE deptype = 'o'), count(*) FILTER (WHERE deptype <> 'o'), db.oid
                FROM d JOIN pg_catalog.pg_database db ON db.oid = d.dbid WHERE NOT local GROUP BY db.datname, db.oid
              ORDER BY 1, 2",
@@ -419,12 +423,14 @@ pub fn dependencies(role: pg_sys::Oid) -> Dependencies {
             local_owned: Vec::new(),
             local_privileges: 0,
             other_databases: Vec::new(),
+            shared: 0,
         };
         for row in table {
             let kind: String = spi(row.get_by_name("kind")).unwrap();
             let what: Option<String> = spi(row.get_by_name("what"));
             match kind.as_str() {
                 "owned" => deps.local_owned.push(what.unwrap_or_default()),
+                "shared" => deps.shared = spi(row.get_by_name("privileges")).unwrap_or(0),
                 "local_privileges" => {
                     deps.local_privileges = spi(row.get_by_name("privileges")).unwrap_or(0)
                 }
@@ -519,43 +525,67 @@ fn refuse_owned(name: &str, deps: &Dependencies) -> ! {
     .raise()
 }
 
+/// Two-phase offboarding needs prepared transactions, is wanted, and is safe
+/// only when the role has no dependencies on shared objects: every
+/// database's REASSIGN/DROP OWNED also handles those, and a prepared
+/// transaction would keep them locked from the next database.
+fn two_phase_possible(shared_dependencies: i64) -> bool {
+    let slots: i32 = catalog::setting("max_prepared_transactions")
+        .parse()
+        .unwrap_or(0);
+    gucs::offboard_two_phase() && slots > 0 && shared_dependencies == 0
+}
+
 /// Errors after a database failed: the role stays; the report says which
-/// databases were done (their ownership moves stay), which failed and why.
-fn offboard_failure(
-    name: &str,
-    done: &[serde_json::Value],
-    failed: &str,
-    reason: Option<&str>,
-    not_attempted: &[&str],
-    mode: offboard::Mode,
-) -> ! {
-    let done: Vec<String> = done
+/// databases were done (their moved ownership stays moved), which were
+/// rolled back, which failed and why.
+fn offboard_failure(name: &str, stopped: &offboard::Stopped, mode: offboard::Mode) -> ! {
+    let committed: Vec<String> = stopped
+        .committed
         .iter()
         .map(|d| {
             format!(
                 "{} ({} objects, {} privileges)",
-                d["database"].as_str().unwrap_or("?"),
-                d["objects"],
-                d["privileges_revoked"]
+                d.database, d.objects, d.privileges
             )
         })
         .collect();
-    let reason = reason.unwrap_or("unknown error");
-    let moved = match mode {
-        offboard::Mode::Reassign => "their objects now belong to the new owner",
-        offboard::Mode::DropObjects => "their objects were dropped as asked",
-        offboard::Mode::RevokeOnly => "the role's privileges there were revoked",
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "none".to_string()
+        } else {
+            items.join(", ")
+        }
     };
+    let consequence = if !committed.is_empty() {
+        match mode {
+            offboard::Mode::Reassign => "; there its objects now belong to the new owner",
+            offboard::Mode::DropObjects => "; there its objects were dropped as asked",
+            offboard::Mode::RevokeOnly => "; there its privileges were revoked",
+        }
+    } else {
+        ""
+    };
+    let mut detail = format!(
+        "The role was not dropped and nothing was lost. Done: {}{consequence}. Failed: {}.",
+        list(&committed),
+        stopped.failed
+    );
+    if !stopped.rolled_back.is_empty() {
+        detail.push_str(&format!(
+            " Rolled back (prepared, now undone): {}.",
+            list(&stopped.rolled_back)
+        ));
+    }
+    detail.push_str(&format!(
+        " Not attempted: {}.",
+        list(&stopped.not_attempted)
+    ));
     Failure::new(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-        format!("offboarding \"{name}\" failed in database \"{failed}\": {reason}"),
+        format!("offboarding \"{name}\" failed in database \"{}\": {}", stopped.failed, stopped.reason),
     )
-    .detail(format!(
-        "The role was not dropped and nothing was lost. Done: {}; {}. Failed: {failed}. Not attempted: {}.",
-        if done.is_empty() { "none".to_string() } else { done.join(", ") },
-        if done.is_empty() { "nothing changed" } else { moved },
-        if not_attempted.is_empty() { "none".to_string() } else { not_attempted.join(", ") },
-    ))
+    .detail(detail)
     .hint("Fix the cause (for example a session holding a lock there) and call drop_managed_user again; databases already done have nothing left to do.")
     .raise()
 }
@@ -628,39 +658,35 @@ fn drop_managed_user(
         // Sessions first: in any database they could hold locks the work needs.
         let sessions = crate::sessions::terminate_sessions(Some(user.role.oid), None);
 
-        // The other databases, one background worker each; stop at the first failure.
-        let mut databases = Vec::new();
-        for (i, db) in deps.other_databases.iter().enumerate() {
-            let job = offboard::Job {
-                database: db.oid.to_u32(),
-                role: user.role.oid.to_u32(),
-                heir: heir.as_ref().map_or(0, |h| h.oid.to_u32()),
-                run_as: crate::identity::extension_owner().to_u32(),
-                mode,
-                lock_timeout_ms: gucs::offboard_lock_timeout(),
-                result_segment: 0,
-            };
-            let outcome = offboard::run_job(&db.name, job);
-            if !outcome.ok {
-                let not_attempted: Vec<&str> = deps.other_databases[i + 1..]
-                    .iter()
-                    .map(|d| d.name.as_str())
-                    .collect();
-                offboard_failure(
-                    name,
-                    &databases,
-                    &db.name,
-                    outcome.error.as_deref(),
-                    &not_attempted,
-                    mode,
-                );
-            }
-            databases.push(json!({
-                "database": db.name,
-                "objects": outcome.owned,
-                "privileges_revoked": outcome.privileges,
-            }));
-        }
+        // The other databases, one background worker each.
+        let targets: Vec<offboard::Target> = deps
+            .other_databases
+            .iter()
+            .map(|db| offboard::Target {
+                name: db.name.clone(),
+                oid: db.oid,
+            })
+            .collect();
+        let template_job = offboard::Job {
+            database: 0,
+            role: user.role.oid.to_u32(),
+            heir: heir.as_ref().map_or(0, |h| h.oid.to_u32()),
+            run_as: crate::identity::extension_owner().to_u32(),
+            mode,
+            lock_timeout_ms: gucs::offboard_lock_timeout(),
+            result_segment: 0,
+            phase: offboard::Phase::Direct,
+            // SAFETY: reads the backend's pid and the clock.
+            nonce: unsafe { (pg_sys::MyProcPid as u32) ^ (pg_sys::GetCurrentTimestamp() as u32) },
+        };
+        let two_phase = !targets.is_empty() && two_phase_possible(deps.shared);
+        let databases: Vec<serde_json::Value> = match offboard::offboard_databases(&targets, &template_job, two_phase) {
+            Ok(done) => done
+                .iter()
+                .map(|d| json!({"database": d.database, "objects": d.objects, "privileges_revoked": d.privileges}))
+                .collect(),
+            Err(stopped) => offboard_failure(name, &stopped, mode),
+        };
 
         // This database and shared objects.
         let ident = quote_identifier(name);

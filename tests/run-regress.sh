@@ -20,7 +20,7 @@ export PG_MAJOR PG_CONFIG
 # own; every statement is logged so the redaction test can read the log.
 PRELOAD="pg_stat_statements,managed_roles" "$here/cluster.sh" start "$work/cluster" "$PORT" \
     "managed_roles.database = '$DBNAME'" "log_statement = 'all'" "log_min_duration_statement = 0" \
-    "pg_stat_statements.track = 'all'"
+    "pg_stat_statements.track = 'all'" "max_prepared_transactions = 10"
 trap '"$here/cluster.sh" stop "$work/cluster"' EXIT
 
 # The postgres user must be able to read the tests and write the results.

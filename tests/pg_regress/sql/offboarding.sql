@@ -45,6 +45,10 @@ SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir', drop_obj
 
 -- A failure in one database: a session there holds a lock on the leaver's
 -- table. The role stays, no object is lost, the error says where and why.
+-- This server allows prepared transactions, so the work is two-phase: what
+-- was prepared in the databases before the failing one is rolled back and
+-- nothing changed anywhere.
+SHOW max_prepared_transactions;
 SET managed_roles.offboard_lock_timeout = 500;
 SELECT dblink_connect('locker', :'local_conn' || 'mr_off_2');
 SELECT dblink_exec('locker', 'BEGIN');
@@ -52,10 +56,20 @@ SELECT dblink_exec('locker', 'LOCK TABLE t2 IN ACCESS EXCLUSIVE MODE');
 SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir');
 SELECT rolname FROM pg_roles WHERE rolname = 'leaver';
 SELECT count(*) AS registry FROM managed_roles.managed_users WHERE username = 'leaver';
+SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
+SELECT * FROM managed_roles.owned_objects('leaver') WHERE database IS DISTINCT FROM current_database();
+-- Without two-phase (no prepared transactions, or turned off), each
+-- database commits on its own: the databases done before the failure keep
+-- their moved ownership; the role still stays and nothing is lost.
+SET managed_roles.offboard_two_phase = off;
+SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir');
+SELECT rolname FROM pg_roles WHERE rolname = 'leaver';
+SELECT * FROM managed_roles.owned_objects('leaver') WHERE database IS DISTINCT FROM current_database();
+SELECT * FROM dblink(:'local_conn' || 'mr_off_1', 'SELECT tableowner::text, (SELECT count(*) FROM t1) FROM pg_tables WHERE tablename = ''t1''') AS t(owner text, rows bigint);
+RESET managed_roles.offboard_two_phase;
 SELECT dblink_exec('locker', 'ROLLBACK');
 SELECT dblink_disconnect('locker');
 RESET managed_roles.offboard_lock_timeout;
-SELECT * FROM managed_roles.owned_objects('leaver') WHERE database IS DISTINCT FROM current_database();
 
 -- With reassign_to: one call offboards it everywhere. A live session of the
 -- leaver is ended first.
