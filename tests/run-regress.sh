@@ -12,6 +12,10 @@ PG_CONFIG="${PG_CONFIG:-$("$here/../pgrx-config/pg-config-path.sh" "$PG_MAJOR")}
 BINDIR="$("$PG_CONFIG" --bindir)"
 PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
 PORT="${REGRESS_PORT:-54330}"
+LIBDIR="$("$PG_CONFIG" --libdir)"
+if [ -e "$LIBDIR/libpq.so.5" ]; then
+    export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 DBNAME=managed_roles_regress
 work="/var/tmp/managed_roles-regress-$PG_MAJOR"
 
@@ -39,7 +43,13 @@ else
     done
 fi
 
-run() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+run() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- env ${LD_LIBRARY_PATH:+LD_LIBRARY_PATH="$LD_LIBRARY_PATH"} "$@"
+    else
+        "$@"
+    fi
+}
 run "$BINDIR/createdb" -h "$work/cluster" -p "$PORT" -U postgres "$DBNAME"
 status=0
 (cd "$work/suite" && run "$PG_REGRESS" --use-existing --bindir="$BINDIR" \

@@ -16,6 +16,7 @@ SELECT p.proname, p.prosecdef, p.proconfig,
 -- Another database cannot host the extension: it names the home database.
 CREATE DATABASE managed_roles_elsewhere;
 \c managed_roles_elsewhere
+\set SHOW_CONTEXT never
 CREATE EXTENSION managed_roles;
 \c managed_roles_regress
 DROP DATABASE managed_roles_elsewhere;
