@@ -2,7 +2,9 @@
 #   make run    set up what is missing, build, install, start a throwaway
 #               server with the extension preloaded and run the demo
 #   make test   set up what is missing and run every test
-# PG selects the PostgreSQL major version (default 15).
+# PG selects the PostgreSQL major version(s): `make test` tests 15,
+# `make test PG=17` another one, `make test PG="15 18"` several (CI),
+# `make test-all` every supported one (14 to 18).
 PG ?= 15
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -10,7 +12,7 @@ PG_CONFIG = $(shell pgrx-config/pg-config-path.sh $(PG))
 FEATURES = --no-default-features --features pg$(PG)
 PGTEST_DIR = /var/tmp/managed_roles-pgtest-$(PG)
 
-.PHONY: run stop test setup install lint pgtest regress
+.PHONY: run stop test test-one test-all setup install lint pgtest regress scripts package
 
 run: install
 	PG_MAJOR=$(PG) tests/demo.sh start
@@ -18,7 +20,13 @@ run: install
 stop:
 	PG_MAJOR=$(PG) tests/demo.sh stop
 
-test: setup lint pgtest regress
+test:
+	@for v in $(PG); do $(MAKE) --no-print-directory test-one PG=$$v || exit 1; done
+
+test-all:
+	$(MAKE) --no-print-directory test PG="14 15 16 17 18"
+
+test-one: setup lint pgtest regress scripts package
 	@echo "managed_roles: all tests passed on PostgreSQL $(PG)"
 
 setup:
@@ -41,3 +49,12 @@ pgtest: setup
 
 regress: install
 	PG_MAJOR=$(PG) tests/run-regress.sh
+
+# Script-driven tests with several servers or versions.
+scripts: install
+	PG_MAJOR=$(PG) tests/upgrade.sh
+	PG_MAJOR=$(PG) tests/dump_restore.sh
+	PG_MAJOR=$(PG) tests/standby.sh
+
+package: setup
+	PG_MAJOR=$(PG) tests/package.sh

@@ -44,6 +44,7 @@ COMMENT ON TABLE managed_roles.templates IS 'Privilege templates; change them wi
 
 CREATE TABLE managed_roles.users (
     role_oid        oid PRIMARY KEY,
+    username        name,
     template        text NOT NULL REFERENCES managed_roles.templates (name),
     created_by      name NOT NULL,
     created_by_oid  oid,
@@ -53,6 +54,7 @@ CREATE TABLE managed_roles.users (
 );
 CREATE INDEX users_template_idx ON managed_roles.users (template);
 COMMENT ON TABLE managed_roles.users IS 'Registry of managed users, keyed by role OID so it survives renames';
+COMMENT ON COLUMN managed_roles.users.username IS 'Name when registered; maps the row to its role when a dump is restored into another cluster';
 
 CREATE TABLE managed_roles.audit_log (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

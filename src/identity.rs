@@ -50,7 +50,6 @@ thread_local! {
 
 /// True while the extension's own functions run their privileged steps; the
 /// hooks use it to let those statements through.
-#[allow(dead_code)] // read by the hooks
 pub fn in_privileged_section() -> bool {
     PRIVILEGED_DEPTH.with(|d| d.get() > 0)
 }
@@ -58,6 +57,7 @@ pub fn in_privileged_section() -> bool {
 /// Runs `f` as the extension's owner (a superuser), restoring the caller's
 /// identity afterwards, on error too (transaction abort restores it as well).
 pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
+    refuse_on_standby();
     let owner = extension_owner();
     let mut saved_user = pg_sys::Oid::INVALID;
     let mut saved_context = 0;
@@ -81,6 +81,21 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
     PRIVILEGED_DEPTH.with(|d| d.set(d.get() + 1));
     let _restore = Restore(saved_user, saved_context);
     f()
+}
+
+/// Every function that changes something runs through as_extension_owner;
+/// on a hot standby nothing can change, so say so plainly.
+fn refuse_on_standby() {
+    // SAFETY: reads shared recovery state.
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            "managed_roles cannot change roles, templates or sessions on a hot standby",
+        )
+        .detail("This server is a read-only replica.")
+        .hint("Connect to the primary server; roles created there replicate to the standby. check_password(), generate_password(), active_connections() and owned_objects() work here.")
+        .raise();
+    }
 }
 
 pub fn extension_owner() -> pg_sys::Oid {

@@ -250,7 +250,12 @@ fn create_managed_user(
              ON CONFLICT (role_oid) DO UPDATE SET template = EXCLUDED.template, created_by = EXCLUDED.created_by,
                  created_by_oid = EXCLUDED.created_by_oid, created_at = pg_catalog.now(),
                  password_set_at = pg_catalog.now(), adopted = false",
-            &[role.oid.into(), template.name.as_str().into(), caller.name.as_str().into(), caller.oid.into()],
+            &[
+                role.oid.into(),
+                template.name.as_str().into(),
+                caller.name.as_str().into(),
+                caller.oid.into(),
+            ],
         ));
         audit::record(
             &caller,
@@ -360,7 +365,12 @@ fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
             "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted)
              VALUES ($1, $2, $3::text::name, $4, NULL, true)
              ON CONFLICT (role_oid) DO UPDATE SET template = EXCLUDED.template, adopted = true",
-            &[target.oid.into(), template.name.as_str().into(), caller.name.as_str().into(), caller.oid.into()],
+            &[
+                target.oid.into(),
+                template.name.as_str().into(),
+                caller.name.as_str().into(),
+                caller.oid.into(),
+            ],
         ));
         if !target.can_login {
             pgrx::notice!("role \"{name}\" cannot log in (NOLOGIN); it was adopted as it is");

@@ -294,6 +294,7 @@ fn define(
     name: &str,
     spec: TemplateSpec,
     description: Option<&str>,
+    audited: bool,
 ) -> serde_json::Value {
     let mut templates = load_templates();
     let previous = templates.iter().find(|t| t.name == name).cloned();
@@ -386,13 +387,15 @@ fn define(
     });
     let mut details = report.clone();
     details["spec"] = stored;
-    audit::record(
-        caller,
-        "define_template",
-        Some(name),
-        Some(group_oid),
-        details,
-    );
+    if audited {
+        audit::record(
+            caller,
+            "define_template",
+            Some(name),
+            Some(group_oid),
+            details,
+        );
+    }
     report
 }
 
@@ -432,9 +435,39 @@ fn define_template(
     let spec = spec.unwrap_or_else(|| not_null("spec").raise()).0;
     validate_template_name(name).or_raise();
     let spec = parse_spec(name, &spec).or_raise();
+    // Template rows written by CREATE EXTENSION are not audited: a restore
+    // runs CREATE EXTENSION before loading the dumped audit log.
+    let audited = !unsafe { pg_sys::creating_extension };
     JsonB(as_extension_owner(|| {
-        define(&caller, name, spec, description)
+        define(&caller, name, spec, description, audited)
     }))
+}
+
+/// Used by the trigger on `templates` when rows arrive from outside the
+/// extension's functions (pg_restore loading a dump): the row becomes a
+/// proper define_template(), so the group role and users follow the
+/// restored spec. Not audited: the dumped audit log is restored as it was.
+#[pg_extern(volatile, name = "_restore_template")]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn restore_template(
+    name: Option<&str>,
+    spec: Option<JsonB>,
+    description: default!(Option<&str>, "NULL"),
+) {
+    let caller = require_superuser("restore templates");
+    let name = required(name, "template name");
+    let spec = spec.unwrap_or_else(|| not_null("spec").raise()).0;
+    validate_template_name(name).or_raise();
+    let spec = parse_spec(name, &spec).or_raise();
+    as_extension_owner(|| define(&caller, name, spec, description, false));
+}
+
+/// Whether the current statement comes from the extension's own functions
+/// (read by the restore triggers to let those writes through).
+#[pg_extern(stable, name = "_in_extension_write")]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn in_extension_write() -> bool {
+    crate::identity::in_privileged_section()
 }
 
 /// Drops a template that no user and no other template uses, and its group role.

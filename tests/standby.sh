@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Hot standby test: a physical replica on loopback. A user created on the
+# primary logs in on the standby; the provisioning functions fail there with
+# a clear message; the read-only functions and the hooks keep working.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$here/lib.sh"
+DIR=/var/tmp/managed_roles-primary-$PG_MAJOR
+SDIR=/var/tmp/managed_roles-standby-$PG_MAJOR
+PORT=54353
+SPORT=54354
+"$here/cluster.sh" start "$DIR" "$PORT" "wal_level = replica" "max_wal_senders = 4" "log_statement = 'all'"
+"$here/cluster.sh" stop "$SDIR" 2>/dev/null || true
+trap '"$here/cluster.sh" stop "$SDIR" || true; "$here/cluster.sh" stop "$DIR"' EXIT
+sql() { psql_at "$DIR" "$PORT" postgres "$@"; }
+ssql() { psql_at "$SDIR" "$SPORT" postgres "$@"; }
+
+sql -c "CREATE EXTENSION managed_roles" >/dev/null
+uri="$(sql -At -c "SELECT managed_roles.create_managed_user('sb_before', 'writer') ->> 'uri'")"
+
+# The standby: a base backup of the primary, streaming from it.
+rm -rf "$SDIR" && mkdir -p "$SDIR" && { [ "$(id -u)" -ne 0 ] || chown postgres: "$SDIR"; }
+as_postgres "$BINDIR/pg_basebackup" -h "$DIR" -p "$PORT" -U postgres -D "$SDIR/data" -R -X stream
+printf "port = %s\nunix_socket_directories = '%s'\n" "$SPORT" "$SDIR" | as_postgres tee -a "$SDIR/data/postgresql.conf" >/dev/null
+as_postgres env -u RUST_BACKTRACE "$BINDIR/pg_ctl" -D "$SDIR/data" -l "$SDIR/server.log" -w -t 60 start >/dev/null ||
+    { cat "$SDIR/server.log"; fail "standby did not start"; }
+[ "$(ssql -Atc 'SELECT pg_is_in_recovery()')" = t ] || fail "standby is not in recovery"
+
+# A user created on the primary after the standby started replicates.
+uri_after="$(sql -At -c "SELECT managed_roles.create_managed_user('sb_after', 'reader') ->> 'uri'")"
+lsn="$(sql -Atc 'SELECT pg_current_wal_lsn()')"
+for _ in $(seq 100); do
+    [ "$(ssql -Atc "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && break
+    sleep 0.1
+done
+for u in "$uri" "$uri_after"; do
+    standby_uri="${u/:$PORT\//:$SPORT/}"
+    who="$("$BINDIR/psql" -X -At "$standby_uri" -c "SELECT current_user || ' ' || pg_is_in_recovery()")"
+    case "$who" in
+        "sb_before true" | "sb_after true") pass "$who logs in on the standby over TCP with the primary's credentials" ;;
+        *) fail "login on the standby: '$who'" ;;
+    esac
+done
+
+# Provisioning fails with a clear message, not an internal error.
+for call in "create_managed_user('sb_x', 'writer')" "reset_managed_password('sb_before')" \
+    "drop_managed_user('sb_before')" "lock_user('sb_before')" "define_template('x', '{}')"; do
+    err="$(ssql -c "SELECT managed_roles.$call" 2>&1 || true)"
+    echo "$err" | grep -q "cannot change roles, templates or sessions on a hot standby" ||
+        fail "$call on the standby: $err"
+    echo "$err" | grep -q "SQLSTATE\|XX000\|internal" && fail "$call on the standby gave an internal error"
+done
+pass "provisioning functions refuse on the standby with a clear message"
+
+# Read-only functions and hooks work.
+[ "$(ssql -Atc "SELECT managed_roles.check_password('T3sting!23Ab') ->> 'ok'")" = false ] || fail "check_password on the standby"
+[ "$(ssql -Atc "SELECT length(managed_roles.generate_password())")" = 24 ] || fail "generate_password on the standby"
+ssql -Atc "SELECT count(*) FROM managed_roles.active_connections()" >/dev/null || fail "active_connections on the standby"
+ssql -Atc "SELECT count(*) FROM managed_roles.owned_objects('sb_before')" >/dev/null || fail "owned_objects on the standby"
+pass "check_password, generate_password, active_connections, owned_objects work on the standby"
+err="$("$BINDIR/psql" -X -At "${uri/:$PORT\//:$SPORT/}" -c "ALTER ROLE managed_writer CREATEDB" 2>&1 || true)"
+echo "$err" | grep -q "permission denied\|read-only" || fail "role guard on the standby: $err"
+ssql -c "SELECT managed_roles.check_password('Standby-Secret-Orbit-77')" >/dev/null
+if grep -q "Standby-Secret-Orbit-77" "$SDIR/server.log"; then fail "plaintext password in the standby's log"; fi
+pass "role guard and log redaction work on the standby"
