@@ -116,7 +116,8 @@ unsafe fn subject(
 ) -> Subject {
     let name = shared::role_name(oid);
     let is_caller = oid == caller;
-    let caller_has_admin = pg_sys::is_admin_of_role(caller, oid);
+    // Before 16 a role counted as holding ADMIN OPTION on itself; never here.
+    let caller_has_admin = !is_caller && pg_sys::is_admin_of_role(caller, oid);
     let kind = if shared::is_group_role(oid, marker) {
         Kind::GroupRole
     } else if pg_sys::superuser_arg(oid) {
