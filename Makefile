@@ -55,6 +55,7 @@ scripts: install
 	PG_MAJOR=$(PG) tests/upgrade.sh
 	PG_MAJOR=$(PG) tests/dump_restore.sh
 	PG_MAJOR=$(PG) tests/standby.sh
+	PG_MAJOR=$(PG) tests/no_preload.sh
 
 package: setup
 	PG_MAJOR=$(PG) tests/package.sh

@@ -33,8 +33,12 @@ start_server() { # preload [conf ...]
     shift
     PRELOAD="$preload" "$root/tests/cluster.sh" start "$DIR" "$PORT" "$@"
 }
-restart_with() { # preload
-    sql -c "ALTER SYSTEM SET shared_preload_libraries = '$1'" >/dev/null
+restart_with() { # preload ("" for none: the server is started without it)
+    if [ -n "$1" ]; then
+        sql -c "ALTER SYSTEM SET shared_preload_libraries = '$1'" >/dev/null
+    else
+        sql -c "ALTER SYSTEM RESET shared_preload_libraries" >/dev/null
+    fi
     as_postgres "$BINDIR/pg_ctl" -D "$DIR/data" -w -m fast restart -l "$DIR/server.log" >/dev/null
 }
 write_script() { # name, from stdin
@@ -48,7 +52,7 @@ echo "managed_roles benchmarks: PostgreSQL $PG_MAJOR, $(nproc) cores, $(awk '/Me
 overhead() {
     echo
     echo "== 1. Hook overhead on ordinary work (pgbench, 2 clients, median tps; target >= 99%)"
-    start_server managed_roles
+    start_server ""
     sql -c "CREATE EXTENSION managed_roles" >/dev/null
     as_postgres "$BINDIR/pgbench" -i -q -s 10 -h "$DIR" -p "$PORT" -U postgres postgres >/dev/null 2>&1
     sql >/dev/null <<'SQL'

@@ -2,7 +2,7 @@
 
 use crate::password::policy::{Estimator, Policy};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
-use pgrx::PostgresGucEnum;
+use pgrx::{pg_sys, PostgresGucEnum};
 use std::ffi::CString;
 
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -32,6 +32,28 @@ pub static OFFBOARD_LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_00
 pub static OFFBOARD_TWO_PHASE: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub fn init() {
+    // PostgreSQL refuses (FATAL) to define a server-start setting after
+    // startup, so managed_roles.database only exists when preloaded; without
+    // preloading, home_database() reads the raw postgresql.conf value.
+    // SAFETY: read once in _PG_init.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        define_home_database();
+    }
+    define_session_settings();
+}
+
+fn define_home_database() {
+    GucRegistry::define_string_guc(
+        c"managed_roles.database",
+        c"The home database where the managed_roles extension is created.",
+        c"Roles are cluster-wide, so the extension lives in one database per cluster; CREATE EXTENSION fails elsewhere. Server start only.",
+        &HOME_DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+}
+
+fn define_session_settings() {
     GucRegistry::define_int_guc(
         c"managed_roles.min_password_bits",
         c"Minimum estimated strength, in bits, of a new plaintext password.",
@@ -95,14 +117,6 @@ pub fn init() {
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(
-        c"managed_roles.database",
-        c"The home database where the managed_roles extension is created.",
-        c"Roles are cluster-wide, so the extension lives in one database per cluster; CREATE EXTENSION fails elsewhere. Server start only.",
-        &HOME_DATABASE,
-        GucContext::Postmaster,
-        GucFlags::default(),
-    );
-    GucRegistry::define_string_guc(
         c"managed_roles.connection_host",
         c"Host name put into the credentials returned by the provisioning functions.",
         c"Empty means: the first address in listen_addresses, or localhost when the server listens on every address.",
@@ -138,7 +152,16 @@ fn string_setting(setting: &GucSetting<Option<CString>>) -> String {
 }
 
 pub fn home_database() -> String {
-    let name = string_setting(&HOME_DATABASE);
+    // SAFETY: a config lookup that returns NULL when the setting is unknown.
+    let raw = unsafe { pg_sys::GetConfigOption(c"managed_roles.database".as_ptr(), true, false) };
+    let name = if raw.is_null() {
+        String::new()
+    } else {
+        // SAFETY: NUL-terminated setting value.
+        unsafe { std::ffi::CStr::from_ptr(raw) }
+            .to_string_lossy()
+            .into_owned()
+    };
     if name.is_empty() {
         "postgres".to_string()
     } else {
