@@ -174,9 +174,9 @@ fn connection_target(database: Option<&str>) -> (String, i32, String) {
     (host, port, database)
 }
 
-/// Picks the password (given or generated), lets the password-check hook
-/// judge the plaintext, and returns it with whether it was generated.
-fn choose_password(username: &str, supplied: Option<&str>) -> (String, bool) {
+/// Picks the password (given or generated) and says whether it was
+/// generated. The password-check hook judges it when it is stored.
+fn choose_password(supplied: Option<&str>) -> (String, bool) {
     let (plaintext, generated) = match supplied {
         Some(p) => {
             password::validate_supplied(p).or_raise();
@@ -184,7 +184,6 @@ fn choose_password(username: &str, supplied: Option<&str>) -> (String, bool) {
         }
         None => (password::generate_for_policy(), true),
     };
-    password::run_check_password_hook(username, &plaintext);
     (plaintext, generated)
 }
 
@@ -227,18 +226,14 @@ fn create_managed_user(
                 .raise();
         }
         let (host, port, database) = connection_target(database);
-        let (plaintext, generated) = choose_password(name, password);
+        let (plaintext, generated) = choose_password(password);
 
         let ident = quote_identifier(name);
         spi(Spi::run(&format!(
             "CREATE ROLE {ident} LOGIN INHERIT {}",
             login_options(&template.spec)
         )));
-        password::store_verifier(
-            name,
-            &password::scram_verifier(name, &plaintext),
-            valid_until(&template).as_deref(),
-        );
+        password::store_password(name, &plaintext, valid_until(&template).as_deref());
         let role = catalog::role_by_name(name).expect("role just created");
         let templates = load_templates();
         let groups = group_roles_for(&template.name, &templates);
@@ -284,12 +279,8 @@ fn reset_managed_password(
         let template = require_template(&user.template);
         authorize_target(&caller, &user, &template, "reset the password of");
         let (host, port, database) = connection_target(database);
-        let (plaintext, generated) = choose_password(name, password);
-        password::store_verifier(
-            name,
-            &password::scram_verifier(name, &plaintext),
-            valid_until(&template).as_deref(),
-        );
+        let (plaintext, generated) = choose_password(password);
+        password::store_password(name, &plaintext, valid_until(&template).as_deref());
         spi(Spi::run_with_args(
             "UPDATE managed_roles.users SET password_set_at = pg_catalog.now() WHERE role_oid = $1",
             &[user.role.oid.into()],

@@ -4,7 +4,6 @@
 
 use crate::errors::Failure;
 use crate::gucs;
-use crate::identity;
 use crate::password::policy::{self, Verdict};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -74,9 +73,7 @@ unsafe extern "C-unwind" fn check_password(
         );
     }
     if password_type != pg_sys::PasswordType::PASSWORD_TYPE_PLAINTEXT {
-        // The extension's own functions hand over a verifier they computed
-        // after checking the plaintext.
-        if identity::in_privileged_section() || gucs::ALLOW_HASHED_PASSWORDS.get() {
+        if gucs::ALLOW_HASHED_PASSWORDS.get() {
             return;
         }
         hashed_rejection().raise();

@@ -1,6 +1,14 @@
-//! Passwords: generation from PostgreSQL's CSPRNG, handing plaintext to the
-//! server's password-check hook, and storing a SCRAM verifier that we compute
-//! so that the plaintext never appears in any SQL text the extension runs.
+//! Passwords: generation from PostgreSQL's CSPRNG, and setting a role's
+//! password without the plaintext ever appearing in SQL text: it travels
+//! inside an ALTER ROLE parse tree handed straight to ProcessUtility, with
+//! password_encryption pinned to scram-sha-256 for that statement.
+//!
+//! Why not hand PostgreSQL a verifier we compute? For a verifier, CREATE and
+//! ALTER ROLE run a second SCRAM key derivation (their check that it does
+//! not encode an empty password), which halved provisioning throughput. The
+//! parse tree keeps the plaintext out of SQL text, logs and
+//! pg_stat_statements all the same, and every check_password_hook (ours,
+//! passwordcheck, credcheck) judges the plaintext exactly as for ALTER ROLE.
 
 pub mod policy;
 
@@ -131,51 +139,11 @@ fn cstring(s: &str) -> CString {
         .unwrap_or_else(|_| invalid_parameter("value must not contain NUL characters").raise())
 }
 
-/// Lets whatever check_password_hook is installed (ours, passwordcheck,
-/// credcheck...) judge the plaintext, exactly as CREATE/ALTER ROLE would.
-pub fn run_check_password_hook(role: &str, plaintext: &str) {
-    // SAFETY: reading a hook pointer set at library load time.
-    let hook = unsafe { pg_sys::check_password_hook };
-    if let Some(hook) = hook {
-        let role = cstring(role);
-        let plaintext = cstring(plaintext);
-        // SAFETY: the hook takes NUL-terminated strings and a NULL valid-until.
-        unsafe {
-            hook(
-                role.as_ptr(),
-                plaintext.as_ptr(),
-                pg_sys::PasswordType::PASSWORD_TYPE_PLAINTEXT,
-                pg_sys::Datum::from(0),
-                true,
-            )
-        };
-    }
-}
-
-/// A SCRAM-SHA-256 verifier with a fresh random salt, computed by
-/// PostgreSQL's own code (same iteration count as CREATE ROLE would use).
-pub fn scram_verifier(role: &str, plaintext: &str) -> String {
-    let role = cstring(role);
-    let plaintext = cstring(plaintext);
-    // SAFETY: encrypt_password returns a palloc'd NUL-terminated string.
-    unsafe {
-        let verifier = pg_sys::encrypt_password(
-            pg_sys::PasswordType::PASSWORD_TYPE_SCRAM_SHA_256,
-            role.as_ptr(),
-            plaintext.as_ptr(),
-        );
-        let out = std::ffi::CStr::from_ptr(verifier)
-            .to_string_lossy()
-            .into_owned();
-        pg_sys::pfree(verifier.cast());
-        out
-    }
-}
-
-/// Sets a role's password to a verifier through an ALTER ROLE parse tree
-/// handed straight to ProcessUtility: no SQL text carries the secret, so it
-/// cannot show up in a CONTEXT line, the log or pg_stat_statements.
-pub fn store_verifier(role: &str, verifier: &str, valid_until: Option<&str>) {
+/// Sets a role's password through an ALTER ROLE parse tree handed straight
+/// to ProcessUtility: no SQL text carries the secret, so it cannot show up
+/// in a CONTEXT line, the log or pg_stat_statements. PostgreSQL runs the
+/// check_password_hook on the plaintext and stores a SCRAM-SHA-256 verifier.
+pub fn store_password(role: &str, plaintext: &str, valid_until: Option<&str>) {
     // SAFETY: builds nodes in the current memory context the way the parser
     // would and runs them as a nested utility statement.
     unsafe {
@@ -192,7 +160,7 @@ pub fn store_verifier(role: &str, verifier: &str, valid_until: Option<&str>) {
             let def = pg_sys::makeDefElem(pg_sys::pstrdup(name.as_ptr()), arg.cast(), -1);
             options = pg_sys::lappend(options, def.cast());
         };
-        add_option(c"password", verifier);
+        add_option(c"password", plaintext);
         if let Some(until) = valid_until {
             add_option(c"validUntil", until);
         }
@@ -212,6 +180,19 @@ pub fn store_verifier(role: &str, verifier: &str, valid_until: Option<&str>) {
         (*planned).utilityStmt = stmt.cast();
         (*planned).stmt_location = -1;
 
+        // SCRAM whatever password_encryption says (md5 is deprecated); the
+        // nest level restores the setting after the statement, or on error.
+        let nest_level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"password_encryption".as_ptr(),
+            c"scram-sha-256".as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
         pg_sys::ProcessUtility(
             planned,
             c"ALTER ROLE ... PASSWORD '<redacted by managed_roles>'".as_ptr(),
@@ -222,6 +203,7 @@ pub fn store_verifier(role: &str, verifier: &str, valid_until: Option<&str>) {
             pg_sys::None_Receiver,
             std::ptr::null_mut(),
         );
+        pg_sys::AtEOXact_GUC(true, nest_level);
         pg_sys::CommandCounterIncrement();
     }
 }
