@@ -75,14 +75,32 @@ SQL
 \set aid random(1, 1000000)
 SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
 SQL
-    local -a base_sel=() ext_sel=() base_util=() ext_util=()
+    sql >/dev/null <<'SQL'
+CREATE FUNCTION bench_utility_loop(n int) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz;
+BEGIN
+    t0 := clock_timestamp();
+    FOR i IN 1..n LOOP
+        SET work_mem = '8MB';
+        CREATE TEMP TABLE bench_loop (i int);
+        DROP TABLE bench_loop;
+        GRANT SELECT ON bench_t_0 TO bench_reader;
+    END LOOP;
+    RETURN extract(epoch FROM clock_timestamp() - t0) * 1e6 / n;
+END $$;
+GRANT EXECUTE ON FUNCTION bench_utility_loop(int) TO bench_app;
+SQL
+    local -a base_sel=() ext_sel=() base_util=() ext_util=() base_loop=() ext_loop=()
+    loop_us() { "$BINDIR/psql" -X -At -h "$DIR" -p "$PORT" -U bench_app -d postgres -c "SELECT round(bench_utility_loop(20000)::numeric, 2)"; }
     for _ in $(seq "$ROUNDS"); do
         restart_with ""
         base_sel+=("$(pgbench_tps bench_app "$DIR/select.sql" 2)")
         base_util+=("$(pgbench_tps bench_app "$DIR/utility.sql" 2)")
+        base_loop+=("$(loop_us)")
         restart_with managed_roles
         ext_sel+=("$(pgbench_tps bench_app "$DIR/select.sql" 2)")
         ext_util+=("$(pgbench_tps bench_app "$DIR/utility.sql" 2)")
+        ext_loop+=("$(loop_us)")
     done
     local bs es bu eu
     bs="$(printf '%s\n' "${base_sel[@]}" | median)"
@@ -92,7 +110,11 @@ SQL
     row "workload" "baseline" "managed_roles" "ratio"
     row "select-only (pgbench -S, scale 10)" "$bs" "$es" "$(ratio "$bs" "$es")"
     row "utility (SET, TEMP TABLE, GRANT)" "$bu" "$eu" "$(ratio "$bu" "$eu")"
-    echo "rounds: select base ${base_sel[*]} | ext ${ext_sel[*]}; utility base ${base_util[*]} | ext ${ext_util[*]}"
+    local bl el
+    bl="$(printf '%s\n' "${base_loop[@]}" | median)"
+    el="$(printf '%s\n' "${ext_loop[@]}" | median)"
+    row "utility loop, us per 4 statements (1 backend)" "$bl" "$el" "$(ratio "$el" "$bl")"
+    echo "rounds: select base ${base_sel[*]} | ext ${ext_sel[*]}; utility base ${base_util[*]} | ext ${ext_util[*]}; loop base ${base_loop[*]} | ext ${ext_loop[*]}"
 }
 
 password() {
@@ -172,8 +194,9 @@ SQL
         rss_before="$(echo "$out" | sed -n 2p | cut -d' ' -f1)"
         after="$(echo "$out" | sed -n 4p | cut -d' ' -f2)"
         rss_after="$(echo "$out" | sed -n 4p | cut -d' ' -f1)"
-        row "${preload:+preloaded (dictionaries built in the postmaster)}${preload:-not preloaded (library loaded by the backend)}" \
-            "$before" "$after" "$((after - before)) KB"
+        local label="not preloaded (library loaded by the backend)"
+        [ -z "$preload" ] || label="preloaded (dictionaries built in the postmaster)"
+        row "$label" "$before" "$after" "$((after - before)) KB"
         row "  resident (RSS) KB" "$rss_before" "$rss_after" "$((rss_after - rss_before)) KB"
     done
 }

@@ -142,18 +142,40 @@ pub fn database_exists(name: &str) -> bool {
 }
 
 pub fn current_database() -> String {
-    spi(Spi::get_one::<String>(
-        "SELECT pg_catalog.current_database()::text",
-    ))
-    .unwrap_or_default()
+    // SAFETY: the current database's name, palloc'd.
+    let name = unsafe { pg_sys::get_database_name(pg_sys::MyDatabaseId) };
+    if name.is_null() {
+        return String::new();
+    }
+    // SAFETY: NUL-terminated.
+    unsafe { std::ffi::CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned()
 }
 
+/// A server setting's current value ("" when unknown), without SPI.
 pub fn setting(name: &str) -> String {
-    spi(Spi::get_one_with_args::<String>(
-        "SELECT pg_catalog.current_setting($1, true)",
-        &[name.into()],
-    ))
-    .unwrap_or_default()
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return String::new();
+    };
+    // SAFETY: config lookup with missing_ok; returns NULL or a static string.
+    let value = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
+    if value.is_null() {
+        String::new()
+    } else {
+        // SAFETY: NUL-terminated.
+        unsafe { std::ffi::CStr::from_ptr(value) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// The OID of a role, without SPI.
+pub fn role_oid(name: &str) -> Option<pg_sys::Oid> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: catalog lookup with missing_ok.
+    let oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
+    (oid != pg_sys::Oid::INVALID).then_some(oid)
 }
 
 pub fn schema_exists(name: &str) -> bool {

@@ -13,7 +13,8 @@ use crate::names::validate_new_role_name;
 use crate::offboard;
 use crate::password;
 use crate::templates::{
-    group_roles_for, load_templates, login_options, require_template, sync_user_groups, Template,
+    grant_groups, group_roles_for, load_templates, login_options, require_template,
+    require_template_in, sync_user_groups, Template,
 };
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
@@ -213,9 +214,11 @@ fn create_managed_user(
     validate_new_role_name(name, &gucs::protected_role_names()).or_raise();
 
     JsonB(as_extension_owner(|| {
-        let template = require_template(template_name);
+        let templates = load_templates();
+        let template = require_template_in(template_name, &templates);
         authorize_template(&caller, &template, "create");
-        if let Some(existing) = catalog::role_by_name(name) {
+        if catalog::role_oid(name).is_some() {
+            let existing = catalog::role_by_name(name).expect("role exists");
             let hint = if managed_user(existing).is_some() {
                 "It is already a managed user: use reset_managed_password() to give it new credentials."
             } else {
@@ -234,10 +237,9 @@ fn create_managed_user(
             login_options(&template.spec)
         )));
         password::store_password(name, &plaintext, valid_until(&template).as_deref());
-        let role = catalog::role_by_name(name).expect("role just created");
-        let templates = load_templates();
+        let role_oid = catalog::role_oid(name).expect("role just created");
         let groups = group_roles_for(&template.name, &templates);
-        sync_user_groups(role.oid, name, &groups);
+        grant_groups(name, &groups);
 
         spi(Spi::run_with_args(
             "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted)
@@ -246,7 +248,7 @@ fn create_managed_user(
                  created_by_oid = EXCLUDED.created_by_oid, created_at = pg_catalog.now(),
                  password_set_at = pg_catalog.now(), adopted = false",
             &[
-                role.oid.into(),
+                role_oid.into(),
                 template.name.as_str().into(),
                 caller.name.as_str().into(),
                 caller.oid.into(),
@@ -256,7 +258,7 @@ fn create_managed_user(
             &caller,
             "create",
             Some(name),
-            Some(role.oid),
+            Some(role_oid),
             json!({"template": template.name, "groups": groups, "database": database, "password_generated": generated}),
         );
         credentials::credentials(name, &plaintext, &template.name, &host, port, &database)

@@ -56,7 +56,10 @@ pub fn load_templates() -> Vec<Template> {
 
 /// Looks a template up or raises "does not exist" listing the ones there are.
 pub fn require_template(name: &str) -> Template {
-    let templates = load_templates();
+    require_template_in(name, &load_templates())
+}
+
+pub fn require_template_in(name: &str, templates: &[Template]) -> Template {
     if let Some(t) = templates.iter().find(|t| t.name == name) {
         return t.clone();
     }
@@ -107,6 +110,18 @@ pub fn login_options(spec: &TemplateSpec) -> String {
         attribute("BYPASSRLS", login.bypassrls),
         login.connection_limit.unwrap_or(-1)
     )
+}
+
+/// Grants the group roles to a role that has none yet (a new user).
+pub fn grant_groups(username: &str, groups: &[String]) {
+    if !groups.is_empty() {
+        let list: Vec<String> = groups.iter().map(quote_identifier).collect();
+        spi(Spi::run(&format!(
+            "GRANT {} TO {}",
+            list.join(", "),
+            quote_identifier(username)
+        )));
+    }
 }
 
 /// Makes a user's direct group-role memberships match its template.

@@ -101,12 +101,30 @@ pub fn generate(length: usize) -> Result<String, Failure> {
         .hint("Ask for a longer password; zxcvbn rates random alphanumerics at about 3.3 bits per character."))
 }
 
+thread_local! {
+    /// A password generate_for_policy() has just judged, so that the hook
+    /// does not judge it a second time when it is stored.
+    static APPROVED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// True (once) if `password` is the one generate_for_policy() just approved.
+pub fn take_approved(password: &str) -> bool {
+    APPROVED.with(|a| {
+        a.borrow_mut()
+            .take()
+            .is_some_and(|approved| approved == password)
+    })
+}
+
 /// The default-length password, longer if the policy demands it.
 pub fn generate_for_policy() -> String {
     let mut length = DEFAULT_LENGTH as usize;
     loop {
         match generate(length) {
-            Ok(password) => return password,
+            Ok(password) => {
+                APPROVED.with(|a| *a.borrow_mut() = Some(password.clone()));
+                return password;
+            }
             Err(failure) if length >= 128 => failure.raise(),
             Err(_) => length += 8,
         }
