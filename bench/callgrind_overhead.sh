@@ -3,10 +3,10 @@
 # the instructions of a single-user backend running N iterations of a
 # utility-heavy PL/pgSQL loop (SET, CREATE/DROP TEMP TABLE, GRANT), with and
 # without managed_roles preloaded. Repeatable to a fraction of a percent,
-# unlike pgbench on a small machine. Runs are interleaved none/ext/none so
-# that catalog bloat from the loop itself is interpolated away, and a run
-# with 0 iterations subtracts startup (zxcvbn's dictionaries are built at
-# startup when preloaded).
+# unlike pgbench on a small machine. Every run starts from a fresh copy of
+# the same data directory (the loop bloats the catalogs, which changes the
+# work of the next run), and a run with 0 iterations subtracts startup
+# (zxcvbn's dictionaries are built at startup when preloaded).
 #
 # usage: bench/callgrind_overhead.sh     (env: PG_MAJOR=15 ITERATIONS=1000)
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,12 +35,14 @@ END $$;
 SQL
 chmod a+r "$DIR/setup.sql"
 as_postgres bash -c "'$BINDIR/postgres' --single -j -D '$DIR/data' postgres < '$DIR/setup.sql'" >/dev/null 2>&1
+as_postgres cp -a "$DIR/data" "$DIR/template"
 count() { # preload iterations
     local pre=""
     [ -z "$1" ] || pre="-c shared_preload_libraries=$1"
     echo "SELECT bench_utility_loop($2);" >"$DIR/run.sql"
     chmod a+r "$DIR/run.sql"
     local out="$DIR/callgrind.${1:-none}.$2"
+    as_postgres bash -c "rm -rf '$DIR/data' && cp -a '$DIR/template' '$DIR/data'"
     as_postgres bash -c "valgrind --tool=callgrind --callgrind-out-file='$out' '$BINDIR/postgres' --single -D '$DIR/data' $pre postgres < '$DIR/run.sql'" 2>&1 |
         awk '/Collected/ {print $4}'
 }
@@ -53,7 +55,7 @@ start_none="$(count "" 0)"
 start_ext="$(count managed_roles 0)"
 none1="$(count "" "$N")"
 ext="$(count managed_roles "$N")"
-none2="$(count "" "$N")"
+none2="$none1"
 awk -v o0="$(own 0)" -v o1="$(own "$N")" -v n="$N" 'BEGIN {
     printf "instructions inside managed_roles.so: %.0f at startup (zxcvbn dictionaries), %.0f per utility statement of the loop\n", o0, (o1 - o0) / (4 * n)
 }'
@@ -62,4 +64,4 @@ awk -v s0="$start_none" -v s1="$start_ext" -v a="$none1" -v e="$ext" -v b="$none
     printf "utility loop, %d statements: %.0f instructions without managed_roles, %.0f with (%+.2f%%, %.0f per statement); throughput equivalent %.2f%%\n",
         stmts, base, with, 100 * (with - base) / base, (with - base) / stmts, 100 * base / with
 }'
-echo "(the whole-process difference includes PostgreSQL's own variation from catalog bloat between runs; the per-statement cost of the extension's code is the line above)"
+
