@@ -55,8 +55,14 @@ for major in "${majors[@]}"; do
     if [ -f "$cfg" ] && grep -q "^pg$major = \"$pg_config\"" "$cfg"; then
         log "cargo pgrx already initialised for pg$major"
     else
-        log "cargo pgrx init --pg$major $pg_config"
-        cargo pgrx init "--pg$major" "$pg_config"
+        # `cargo pgrx init` rewrites its config: name every major present here.
+        args=()
+        for m in 14 15 16 17 18; do
+            p="$("$here/pg-config-path.sh" "$m")"
+            [ -x "$p" ] && args+=("--pg$m" "$p")
+        done
+        log "cargo pgrx init ${args[*]}"
+        cargo pgrx init "${args[@]}"
     fi
 done
 log "done"
