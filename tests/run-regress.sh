@@ -5,21 +5,13 @@
 #
 # usage: tests/run-regress.sh [test ...]     (env: PG_MAJOR, default 15)
 # The extension must already be installed (make install).
-set -euo pipefail
-PG_MAJOR="${PG_MAJOR:-15}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PG_CONFIG="${PG_CONFIG:-$("$here/../pgrx-config/pg-config-path.sh" "$PG_MAJOR")}"
-BINDIR="$("$PG_CONFIG" --bindir)"
+. "$here/lib.sh"
 PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
 PORT="${REGRESS_PORT:-54330}"
-LIBDIR="$("$PG_CONFIG" --libdir)"
-if [ -e "$LIBDIR/libpq.so.5" ]; then
-    export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-fi
 DBNAME=managed_roles_regress
 work="/var/tmp/managed_roles-regress-$PG_MAJOR"
 
-export PG_MAJOR PG_CONFIG
 # pg_stat_statements comes first so that managed_roles' hooks run before its
 # own; every statement is logged so the redaction test can read the log.
 PRELOAD="pg_stat_statements,managed_roles" "$here/cluster.sh" start "$work/cluster" "$PORT" \
@@ -43,16 +35,9 @@ else
     done
 fi
 
-run() {
-    if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- env ${LD_LIBRARY_PATH:+LD_LIBRARY_PATH="$LD_LIBRARY_PATH"} "$@"
-    else
-        "$@"
-    fi
-}
-run "$BINDIR/createdb" -h "$work/cluster" -p "$PORT" -U postgres "$DBNAME"
+as_postgres "$BINDIR/createdb" -h "$work/cluster" -p "$PORT" -U postgres "$DBNAME"
 status=0
-(cd "$work/suite" && run "$PG_REGRESS" --use-existing --bindir="$BINDIR" \
+(cd "$work/suite" && as_postgres "$PG_REGRESS" --use-existing --bindir="$BINDIR" \
     --host="$work/cluster" --port="$PORT" --user=postgres --dbname="$DBNAME" \
     --inputdir="$work/suite" --outputdir="$work/suite" "${tests[@]}") || status=$?
 if [ "$status" -ne 0 ]; then

@@ -152,10 +152,11 @@ unsafe fn def_name(def: *mut pg_sys::DefElem) -> &'static [u8] {
     }
 }
 
-unsafe fn role_specs(list: *mut pg_sys::List) -> Vec<RoleRef> {
+/// The same action on every role of a RoleSpec list.
+unsafe fn each(action: Action, list: *mut pg_sys::List) -> Vec<(Action, RoleRef)> {
     PgList::<pg_sys::RoleSpec>::from_pg(list)
         .iter_ptr()
-        .map(RoleRef::Spec)
+        .map(|spec| (action, RoleRef::Spec(spec)))
         .collect()
 }
 
@@ -240,11 +241,7 @@ unsafe fn actions(
                     b"rolemembers" | b"adminmembers" => Action::ChangeMembershipsOf,
                     _ => continue,
                 };
-                acts.extend(
-                    role_specs((*def).arg.cast())
-                        .into_iter()
-                        .map(|r| (action, r)),
-                );
+                acts.extend(each(action, (*def).arg.cast()));
             }
         }
         T_AlterRoleStmt => {
@@ -256,11 +253,7 @@ unsafe fn actions(
                 if def_name(def) == b"rolemembers" {
                     // ALTER GROUP g ADD/DROP USER u
                     acts.push((Action::GrantMembershipIn, RoleRef::Spec((*stmt).role)));
-                    acts.extend(
-                        role_specs((*def).arg.cast())
-                            .into_iter()
-                            .map(|r| (Action::ChangeMembershipsOf, r)),
-                    );
+                    acts.extend(each(Action::ChangeMembershipsOf, (*def).arg.cast()));
                     password_only = false;
                 } else if def_name(def) != b"password" {
                     password_only = false;
@@ -274,11 +267,7 @@ unsafe fn actions(
         }
         T_DropRoleStmt => {
             let stmt = node.cast::<pg_sys::DropRoleStmt>();
-            acts.extend(
-                role_specs((*stmt).roles)
-                    .into_iter()
-                    .map(|r| (Action::Drop, r)),
-            );
+            acts.extend(each(Action::Drop, (*stmt).roles));
         }
         T_RenameStmt => {
             let stmt = node.cast::<pg_sys::RenameStmt>();
@@ -295,20 +284,12 @@ unsafe fn actions(
         }
         T_ReassignOwnedStmt => {
             let stmt = node.cast::<pg_sys::ReassignOwnedStmt>();
-            acts.extend(
-                role_specs((*stmt).roles)
-                    .into_iter()
-                    .map(|r| (Action::ReassignOwned, r)),
-            );
+            acts.extend(each(Action::ReassignOwned, (*stmt).roles));
             acts.push((Action::ReceiveObjects, RoleRef::Spec((*stmt).newrole)));
         }
         T_DropOwnedStmt => {
             let stmt = node.cast::<pg_sys::DropOwnedStmt>();
-            acts.extend(
-                role_specs((*stmt).roles)
-                    .into_iter()
-                    .map(|r| (Action::DropOwned, r)),
-            );
+            acts.extend(each(Action::DropOwned, (*stmt).roles));
         }
         T_GrantRoleStmt => {
             let stmt = node.cast::<pg_sys::GrantRoleStmt>();
@@ -318,11 +299,7 @@ unsafe fn actions(
                     RoleRef::Name((*granted).priv_name),
                 ));
             }
-            acts.extend(
-                role_specs((*stmt).grantee_roles)
-                    .into_iter()
-                    .map(|r| (Action::ChangeMembershipsOf, r)),
-            );
+            acts.extend(each(Action::ChangeMembershipsOf, (*stmt).grantee_roles));
         }
         T_CreatedbStmt => {
             let stmt = node.cast::<pg_sys::CreatedbStmt>();
