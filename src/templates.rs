@@ -112,7 +112,7 @@ pub fn login_options(spec: &TemplateSpec) -> String {
     )
 }
 
-/// Grants the group roles to a role that has none yet (a new user).
+/// Grants group roles to a user (a new one, or the ones a re-sync adds).
 pub fn grant_groups(username: &str, groups: &[String]) {
     if !groups.is_empty() {
         let list: Vec<String> = groups.iter().map(quote_identifier).collect();
@@ -125,11 +125,7 @@ pub fn grant_groups(username: &str, groups: &[String]) {
 }
 
 /// Makes a user's direct group-role memberships match its template.
-pub fn sync_user_groups(
-    user: pg_sys::Oid,
-    username: &str,
-    desired: &[String],
-) -> (Vec<String>, Vec<String>) {
+pub fn sync_user_groups(user: pg_sys::Oid, username: &str, desired: &[String]) {
     let current = catalog::group_memberships(user);
     let granted: Vec<String> = desired
         .iter()
@@ -141,16 +137,15 @@ pub fn sync_user_groups(
         .filter(|g| !desired.contains(g))
         .cloned()
         .collect();
-    let user = quote_identifier(username);
-    if !granted.is_empty() {
-        let list: Vec<String> = granted.iter().map(quote_identifier).collect();
-        spi(Spi::run(&format!("GRANT {} TO {user}", list.join(", "))));
-    }
+    grant_groups(username, &granted);
     if !revoked.is_empty() {
         let list: Vec<String> = revoked.iter().map(quote_identifier).collect();
-        spi(Spi::run(&format!("REVOKE {} FROM {user}", list.join(", "))));
+        spi(Spi::run(&format!(
+            "REVOKE {} FROM {}",
+            list.join(", "),
+            quote_identifier(username)
+        )));
     }
-    (granted, revoked)
 }
 
 /// Resolves member_of / admin_of against this server: predefined roles the
