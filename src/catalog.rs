@@ -185,3 +185,46 @@ pub fn schema_exists(name: &str) -> bool {
     ))
     .unwrap_or(false)
 }
+
+/// The name of an existing role, without SPI.
+pub fn role_name(oid: pg_sys::Oid) -> String {
+    // SAFETY: catalog lookup; raises if the role does not exist.
+    unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(oid, false)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Rights `role` has that `holder` lacks: login attributes, and every role
+/// `role` is a member of (directly or through other roles, with or without
+/// ADMIN OPTION). Empty when `holder` has everything `role` has.
+pub fn rights_not_held(role: pg_sys::Oid, holder: pg_sys::Oid) -> Vec<String> {
+    Spi::connect(|client| {
+        spi(client.select(
+            "WITH t AS (SELECT * FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1),
+                  h AS (SELECT * FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $2)
+             SELECT a.what FROM t, h, LATERAL (VALUES
+                    ('SUPERUSER', t.rolsuper AND NOT h.rolsuper),
+                    ('CREATEDB', t.rolcreatedb AND NOT h.rolcreatedb),
+                    ('CREATEROLE', t.rolcreaterole AND NOT h.rolcreaterole),
+                    ('REPLICATION', t.rolreplication AND NOT h.rolreplication),
+                    ('BYPASSRLS', t.rolbypassrls AND NOT h.rolbypassrls)) a(what, lacking)
+              WHERE a.lacking
+             UNION ALL
+             SELECT pg_catalog.format('membership in %I', r.rolname)
+               FROM pg_catalog.pg_roles r
+              WHERE r.oid OPERATOR(pg_catalog.<>) $1 AND r.oid OPERATOR(pg_catalog.<>) $2
+                AND pg_catalog.pg_has_role($1, r.oid, 'MEMBER')
+                AND NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER')
+             UNION ALL
+             SELECT pg_catalog.format('ADMIN OPTION on %I', r.rolname)
+               FROM pg_catalog.pg_roles r
+              WHERE r.oid OPERATOR(pg_catalog.<>) $1 AND r.oid OPERATOR(pg_catalog.<>) $2
+                AND pg_catalog.pg_has_role($1, r.oid, 'MEMBER WITH ADMIN OPTION')
+                AND NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER WITH ADMIN OPTION')",
+            None,
+            &[role.into(), holder.into()],
+        ))
+        .filter_map(|row| spi(row.get::<String>(1)))
+        .collect()
+    })
+}

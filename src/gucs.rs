@@ -29,7 +29,6 @@ pub static PASSWORD_ESTIMATOR: GucSetting<PasswordEstimator> =
 pub static ALLOW_HASHED_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static REDACT_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static OFFBOARD_LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
-pub static OFFBOARD_TWO_PHASE: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub fn init() {
     // PostgreSQL refuses (FATAL) to define a server-start setting after
@@ -99,14 +98,6 @@ fn define_session_settings() {
         3_600_000,
         GucContext::Suset,
         GucFlags::UNIT_MS,
-    );
-    GucRegistry::define_bool_guc(
-        c"managed_roles.offboard_two_phase",
-        c"Offboard other databases all-or-nothing with prepared transactions when max_prepared_transactions allows.",
-        c"Off, or without prepared transactions, each database's work commits on its own and a failure leaves the databases already done as they are.",
-        &OFFBOARD_TWO_PHASE,
-        GucContext::Suset,
-        GucFlags::default(),
     );
     GucRegistry::define_bool_guc(
         c"managed_roles.redact_passwords",
@@ -194,8 +185,4 @@ pub fn password_policy() -> Policy {
 
 pub fn offboard_lock_timeout() -> i32 {
     OFFBOARD_LOCK_TIMEOUT.get()
-}
-
-pub fn offboard_two_phase() -> bool {
-    OFFBOARD_TWO_PHASE.get()
 }

@@ -119,8 +119,12 @@ fn authorize_template(caller: &Caller, template: &Template, action: &str) {
     }
 }
 
-/// Rights over an existing managed user: never a superuser or a group role
-/// for non-superusers; another manager's account only for its provisioner.
+/// Rights over an existing managed user, for a non-superuser: never a
+/// superuser or a group role; the caller must be able to provision its
+/// template; another manager's account only for its provisioner; and the
+/// caller must itself hold every right the user has (login attributes and
+/// role memberships, followed transitively), so that acting on the user
+/// (taking over its password, say) never gives the caller more than it has.
 pub(crate) fn authorize_target(caller: &Caller, user: &Managed, template: &Template, action: &str) {
     if catalog::is_group_role(user.role.oid) {
         insufficient_privilege(format!("\"{}\" is a template group role", user.role.name)).raise();
@@ -145,6 +149,31 @@ pub(crate) fn authorize_target(caller: &Caller, user: &Managed, template: &Templ
         .detail("It is a manager account (CREATEROLE) that you did not provision.")
         .hint("Only superusers and the manager who provisioned it can do this.")
         .raise();
+    }
+    require_rights_covered(caller, &user.role, action);
+}
+
+/// The rule of docs/security.md: a non-superuser acts only on roles whose
+/// every right it holds itself.
+fn require_rights_covered(caller: &Caller, target: &Role, action: &str) {
+    if target.oid == caller.oid {
+        return;
+    }
+    let lacking = catalog::rights_not_held(target.oid, caller.oid);
+    if !lacking.is_empty() {
+        let shown: Vec<&str> = lacking.iter().take(10).map(String::as_str).collect();
+        insufficient_privilege(format!("permission denied to {action} \"{}\"", target.name))
+            .detail(format!(
+                "It has rights you do not have: {}{}.",
+                shown.join(", "),
+                if lacking.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ))
+            .hint("Only superusers, or roles holding every right of the user, can do this.")
+            .raise();
     }
 }
 
@@ -341,6 +370,7 @@ fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
                     .detail("It has CREATEROLE, REPLICATION or BYPASSRLS; only superusers can adopt such roles.")
                     .raise();
             }
+            require_rights_covered(&caller, &target, "adopt");
         }
         let before = json!({
             "createdb": target.createdb, "createrole": target.createrole,
@@ -528,76 +558,32 @@ fn refuse_owned(name: &str, deps: &Dependencies) -> ! {
     .raise()
 }
 
-/// Two-phase offboarding needs prepared transactions, is wanted, and is safe
-/// only when the role has no dependencies on shared objects: every
-/// database's REASSIGN/DROP OWNED also handles those, and a prepared
-/// transaction would keep them locked from the next database.
-fn two_phase_possible(shared_dependencies: i64) -> bool {
-    let slots: i32 = catalog::setting("max_prepared_transactions")
-        .parse()
-        .unwrap_or(0);
-    gucs::offboard_two_phase() && slots > 0 && shared_dependencies == 0
+/// Cluster-wide dependencies (databases, tablespaces, memberships it
+/// granted, privileges on shared objects), described.
+fn shared_dependencies(role: pg_sys::Oid) -> Vec<String> {
+    Spi::connect(|client| {
+        spi(client.select(
+            "SELECT pg_catalog.format('%s (%s)', pg_catalog.pg_describe_object(s.classid, s.objid, s.objsubid),
+                                     CASE s.deptype WHEN 'o' THEN 'owner' ELSE 'privilege' END)
+               FROM pg_catalog.pg_shdepend s
+              WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass
+                AND s.refobjid OPERATOR(pg_catalog.=) $1 AND s.dbid OPERATOR(pg_catalog.=) 0
+              ORDER BY 1",
+            None,
+            &[role.into()],
+        ))
+        .filter_map(|row| spi(row.get::<String>(1)))
+        .collect()
+    })
 }
 
-/// Errors after a database failed: the role stays; the report says which
-/// databases were done (their moved ownership stays moved), which were
-/// rolled back, which failed and why.
-fn offboard_failure(name: &str, stopped: &offboard::Stopped, mode: offboard::Mode) -> ! {
-    let committed: Vec<String> = stopped
-        .committed
-        .iter()
-        .map(|d| {
-            format!(
-                "{} ({} objects, {} privileges)",
-                d.database, d.objects, d.privileges
-            )
-        })
-        .collect();
-    let list = |items: &[String]| {
-        if items.is_empty() {
-            "none".to_string()
-        } else {
-            items.join(", ")
-        }
-    };
-    let consequence = if !committed.is_empty() {
-        match mode {
-            offboard::Mode::Reassign => "; there its objects now belong to the new owner",
-            offboard::Mode::DropObjects => "; there its objects were dropped as asked",
-            offboard::Mode::RevokeOnly => "; there its privileges were revoked",
-        }
-    } else {
-        ""
-    };
-    let mut detail = format!(
-        "The role was not dropped and nothing was lost. Done: {}{consequence}. Failed: {}.",
-        list(&committed),
-        stopped.failed
-    );
-    if !stopped.rolled_back.is_empty() {
-        detail.push_str(&format!(
-            " Rolled back (prepared, now undone): {}.",
-            list(&stopped.rolled_back)
-        ));
-    }
-    detail.push_str(&format!(
-        " Not attempted: {}.",
-        list(&stopped.not_attempted)
-    ));
-    Failure::new(
-        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-        format!("offboarding \"{name}\" failed in database \"{}\": {}", stopped.failed, stopped.reason),
-    )
-    .detail(detail)
-    .hint("Fix the cause (for example a session holding a lock there) and call drop_managed_user again; databases already done have nothing left to do.")
-    .raise()
-}
-
-/// Offboards a managed user across the whole cluster without losing data:
-/// its sessions are ended; in every database where it owns objects or holds
-/// privileges, objects move to `reassign_to` (REASSIGN OWNED) or, only when
-/// asked with `drop_objects`, are dropped, and privileges are revoked (DROP
-/// OWNED); then the role is dropped.
+/// Offboards a managed user across the whole cluster, all or nothing and
+/// without losing data. In every database where it owns objects or holds
+/// privileges, code that would run with the new owner's rights is
+/// neutralised (or the call refuses), objects move to `reassign_to`
+/// (REASSIGN OWNED) or, only when asked with `drop_objects`, are dropped,
+/// and privileges are revoked (DROP OWNED); then the role is dropped and,
+/// once that is committed, its remaining sessions are ended.
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn drop_managed_user(
@@ -608,9 +594,12 @@ fn drop_managed_user(
     let caller = caller();
     let name = required(name, "user name");
     JsonB(as_extension_owner(|| {
+        // Leftovers of earlier attempts hold locks this one may need.
+        let leftovers = offboard::coordinator::resolve_leftovers();
         let user = require_managed(name);
         let template = require_template(&user.template);
         authorize_target(&caller, &user, &template, "drop");
+        // SAFETY: reads the session's user id.
         let session_user = unsafe { pg_sys::GetSessionUserId() };
         if user.role.oid == caller.oid || user.role.oid == session_user {
             Failure::new(
@@ -646,6 +635,8 @@ fn drop_managed_user(
                 .hint("reassign_to keeps every object under a new owner; drop_objects drops them.")
                 .raise();
         }
+        // From here on nobody else can give the role anything, anywhere.
+        offboard::coordinator::lock_role(user.role.oid);
         let deps = dependencies(user.role.oid);
         let owned_elsewhere: i64 = deps.other_databases.iter().map(|db| db.owned).sum();
         if heir.is_none() && !drop_objects && (!deps.local_owned.is_empty() || owned_elsewhere > 0)
@@ -657,62 +648,53 @@ fn drop_managed_user(
             (None, true) => offboard::Mode::DropObjects,
             (None, false) => offboard::Mode::RevokeOnly,
         };
-
-        // Sessions first: in any database they could hold locks the work needs.
-        let sessions = crate::sessions::terminate_sessions(Some(user.role.oid), None);
-
-        // The other databases, one background worker each.
-        let targets: Vec<offboard::Target> = deps
+        let targets: Vec<offboard::coordinator::Target> = deps
             .other_databases
             .iter()
-            .map(|db| offboard::Target {
+            .map(|db| offboard::coordinator::Target {
                 name: db.name.clone(),
                 oid: db.oid,
             })
             .collect();
-        let template_job = offboard::Job {
-            database: 0,
-            role: user.role.oid.to_u32(),
-            heir: heir.as_ref().map_or(0, |h| h.oid.to_u32()),
-            run_as: crate::identity::extension_owner().to_u32(),
-            mode,
-            lock_timeout_ms: gucs::offboard_lock_timeout(),
-            result_segment: 0,
-            phase: offboard::Phase::Direct,
-            // SAFETY: reads the backend's pid and the clock.
-            nonce: unsafe { (pg_sys::MyProcPid as u32) ^ (pg_sys::GetCurrentTimestamp() as u32) },
-        };
-        let two_phase = !targets.is_empty() && two_phase_possible(deps.shared);
-        let databases: Vec<serde_json::Value> = match offboard::offboard_databases(&targets, &template_job, two_phase) {
-            Ok(done) => done
-                .iter()
-                .map(|d| json!({"database": d.database, "objects": d.objects, "privileges_revoked": d.privileges}))
-                .collect(),
-            Err(stopped) => offboard_failure(name, &stopped, mode),
-        };
-
-        // This database and shared objects.
-        let ident = quote_identifier(name);
-        if let Some(heir) = &heir {
-            spi(Spi::run(&format!(
-                "REASSIGN OWNED BY {ident} TO {}",
-                quote_identifier(&heir.name)
-            )));
-        } else if !drop_objects {
-            // It may have created something since the check: never drop it silently.
-            let now = dependencies(user.role.oid);
-            if !now.local_owned.is_empty() {
-                refuse_owned(name, &now);
-            }
+        if !targets.is_empty() {
+            offboard::coordinator::check_preconditions(
+                name,
+                &targets,
+                &shared_dependencies(user.role.oid),
+            );
         }
-        spi(Spi::run(&format!("DROP OWNED BY {ident}")));
-        spi(Spi::run(&format!("DROP ROLE {ident}")));
+
+        // Sessions now, so that they hold no locks the work needs; the ones
+        // that reconnect meanwhile are ended once the drop is committed.
+        let sessions = crate::sessions::terminate_sessions(Some(user.role.oid), None);
+        crate::sessions::terminate_after_commit(user.role.oid);
+
+        let heir_oid = heir.as_ref().map(|h| h.oid);
+        let prepared = if targets.is_empty() {
+            Vec::new()
+        } else {
+            offboard::coordinator::prepare_everywhere(user.role.oid, name, heir_oid, mode, &targets)
+        };
+        let here = offboard::work::in_this_database(user.role.oid, heir_oid, mode);
+        if targets.is_empty() {
+            spi(Spi::run(&format!("DROP ROLE {}", quote_identifier(name))));
+        }
+        // Otherwise the role is dropped when this transaction commits,
+        // right after the other databases (offboard::coordinator).
         spi(Spi::run_with_args(
             "DELETE FROM managed_roles.users WHERE role_oid = $1",
             &[user.role.oid.into()],
         ));
 
-        let report = json!({
+        let databases: Vec<serde_json::Value> = prepared
+            .iter()
+            .map(|p| {
+                json!({"database": p.database, "objects": p.outcome.owned,
+                       "privileges_revoked": p.outcome.privileges,
+                       "neutralized": p.outcome.neutralized})
+            })
+            .collect();
+        let mut report = json!({
             "username": name,
             "template": template.name,
             "dropped": true,
@@ -720,9 +702,13 @@ fn drop_managed_user(
             "objects_dropped": drop_objects,
             "objects": deps.local_owned,
             "privileges_revoked": deps.local_privileges,
+            "neutralized": here.neutralized,
             "other_databases": databases,
             "sessions_terminated": sessions,
         });
+        if !leftovers.is_empty() {
+            report["leftovers_resolved"] = json!(leftovers);
+        }
         audit::record(
             &caller,
             "drop",
@@ -731,5 +717,17 @@ fn drop_managed_user(
             report.clone(),
         );
         report
+    }))
+}
+
+/// Rolls back offboarding work left prepared by transactions that are gone
+/// (a crash, or a session ended at the wrong moment), in every database.
+/// drop_managed_user does this first on every call.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn resolve_offboarding() -> JsonB {
+    let _caller = caller();
+    JsonB(as_extension_owner(|| {
+        json!(offboard::coordinator::resolve_leftovers())
     }))
 }

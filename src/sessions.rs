@@ -44,6 +44,38 @@ pub fn terminate_sessions(role: Option<pg_sys::Oid>, database: Option<&str>) -> 
         .count() as i64
 }
 
+/// After this transaction commits, signals every backend still running as
+/// `role` to terminate. Used when the role is dropped: once the drop is
+/// committed nobody can log in as it, so this sweep ends every session,
+/// including one that reconnected while the offboarding ran.
+pub fn terminate_after_commit(role: pg_sys::Oid) {
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
+        // SAFETY: reads the shared PGPROC array (fixed for the server's
+        // life); each candidate is re-checked under ProcArrayLock by
+        // BackendPidGetProc before it is signalled, as pg_terminate_backend
+        // does. Nothing here can raise.
+        unsafe {
+            let header = pg_sys::ProcGlobal;
+            if header.is_null() {
+                return;
+            }
+            let procs =
+                std::slice::from_raw_parts((*header).allProcs, (*header).allProcCount as usize);
+            let candidates: Vec<i32> = procs
+                .iter()
+                .filter(|p| p.pid != 0 && p.pid != pg_sys::MyProcPid && p.roleId == role)
+                .map(|p| p.pid)
+                .collect();
+            for pid in candidates {
+                let proc_ = pg_sys::BackendPidGetProc(pid);
+                if !proc_.is_null() && (*proc_).roleId == role {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+        }
+    });
+}
+
 fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
     let user = require_managed(name);
     let template = require_template(&user.template);

@@ -58,18 +58,47 @@ SELECT rolname FROM pg_roles WHERE rolname = 'leaver';
 SELECT count(*) AS registry FROM managed_roles.managed_users WHERE username = 'leaver';
 SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
 SELECT * FROM managed_roles.owned_objects('leaver') WHERE database IS DISTINCT FROM current_database();
--- Without two-phase (no prepared transactions, or turned off), each
--- database commits on its own: the databases done before the failure keep
--- their moved ownership; the role still stays and nothing is lost.
-SET managed_roles.offboard_two_phase = off;
+-- A cancel (here a statement timeout) while a database waits for its lock:
+-- the prepared part is rolled back with the caller's transaction, nothing
+-- changed, and no prepared transaction is left behind once the blocked
+-- worker gives up.
+SET statement_timeout = '300ms';
 SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir');
+RESET statement_timeout;
 SELECT rolname FROM pg_roles WHERE rolname = 'leaver';
-SELECT * FROM managed_roles.owned_objects('leaver') WHERE database IS DISTINCT FROM current_database();
 SELECT * FROM dblink(:'local_conn' || 'mr_off_1', 'SELECT tableowner::text, (SELECT count(*) FROM t1) FROM pg_tables WHERE tablename = ''t1''') AS t(owner text, rows bigint);
-RESET managed_roles.offboard_two_phase;
 SELECT dblink_exec('locker', 'ROLLBACK');
 SELECT dblink_disconnect('locker');
 RESET managed_roles.offboard_lock_timeout;
+-- The worker that waited for the lock ends without leaving its work prepared.
+SELECT pg_sleep(1.5);
+SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
+SELECT managed_roles.resolve_offboarding() AS resolved;
+
+-- All or nothing with the caller's transaction: rolled back, or failing
+-- after the call, nothing changed in any database.
+BEGIN;
+SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir') ->> 'dropped' AS dropped;
+ROLLBACK;
+SELECT rolname FROM pg_roles WHERE rolname = 'leaver';
+SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
+SELECT * FROM dblink(:'local_conn' || 'mr_off_2', 'SELECT tableowner::text FROM pg_tables WHERE tablename = ''t2''') AS t(owner text);
+SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir') ->> 'dropped', 1 / 0;
+SELECT rolname FROM pg_roles WHERE rolname = 'leaver';
+SELECT * FROM dblink(:'local_conn' || 'mr_off_2', 'SELECT tableowner::text FROM pg_tables WHERE tablename = ''t2''') AS t(owner text);
+-- Where the promise cannot be kept, it refuses before changing anything.
+BEGIN;
+SAVEPOINT s;
+SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir');
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir');
+ROLLBACK;
+BEGIN;
+SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir') ->> 'dropped' AS dropped;
+PREPARE TRANSACTION 'mine';
+SELECT rolname FROM pg_roles WHERE rolname = 'leaver';
+SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
 
 -- With reassign_to: one call offboards it everywhere. A live session of the
 -- leaver is ended first.

@@ -1,0 +1,207 @@
+//! The offboarding work in one database, run as a superuser: by a worker in
+//! another database, or by drop_managed_user in its own.
+//!
+//! Whoever runs this has more rights than the leaving role and than the
+//! owner of the database, so every statement here is immune to what they
+//! control: the caller pins `search_path` to `pg_catalog, pg_temp` (the
+//! worker overrides database and role settings; the SQL functions carry
+//! `SET search_path`), every operator is qualified, and identifiers come
+//! from `regclass`/`regprocedure` output, which quotes and qualifies them.
+//!
+//! Before objects change owner, code of the leaver that would run with the
+//! heir's rights is neutralised (SECURITY DEFINER routines become SECURITY
+//! INVOKER and lose PUBLIC's EXECUTE; views become security_invoker), and
+//! objects that would run the leaver's code as the new owner with no way to
+//! neutralise them (materialized views, rules, indexes on the leaver's own
+//! functions, subscriptions) make the work refuse. Row-security policies
+//! that name only the leaver would be dropped by DROP OWNED: refused too.
+
+use super::Mode;
+use crate::catalog::spi;
+use crate::errors::Failure;
+use pgrx::prelude::*;
+use pgrx::spi::quote_identifier;
+use pgrx::PgSqlErrorCode;
+
+/// What was done in one database.
+#[derive(Debug, Default)]
+pub struct Done {
+    pub owned: i64,
+    pub privileges: i64,
+    pub neutralized: Vec<String>,
+}
+
+const COUNT_DEPENDENCIES: &str = "
+SELECT pg_catalog.count(*) FILTER (WHERE d.deptype OPERATOR(pg_catalog.=) 'o'),
+       pg_catalog.count(*) FILTER (WHERE d.deptype OPERATOR(pg_catalog.<>) 'o')
+  FROM pg_catalog.pg_shdepend d
+ WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass
+   AND d.refobjid OPERATOR(pg_catalog.=) $1
+   AND d.dbid OPERATOR(pg_catalog.=) $2";
+
+/// Objects that run their owner's code as their owner and cannot be
+/// neutralised: giving them to the heir would run the leaver's code with
+/// the heir's rights.
+const UNSAFE_TO_REASSIGN: &str = "
+SELECT b.what FROM (
+  SELECT pg_catalog.format('materialized view %s (REFRESH runs its query as the owner)', c.oid::pg_catalog.regclass) AS what
+    FROM pg_catalog.pg_class c
+   WHERE c.relowner OPERATOR(pg_catalog.=) $1 AND c.relkind OPERATOR(pg_catalog.=) 'm'
+  UNION ALL
+  SELECT pg_catalog.format('rule %I on %s (rule actions run as the table owner)', r.rulename, c.oid::pg_catalog.regclass)
+    FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.ev_class
+   WHERE c.relowner OPERATOR(pg_catalog.=) $1 AND r.rulename OPERATOR(pg_catalog.<>) '_RETURN'
+  UNION ALL
+  SELECT pg_catalog.format('index %s (its expression calls a function of the role; maintenance runs it as the table owner)', i.indexrelid::pg_catalog.regclass)
+    FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid
+   WHERE t.relowner OPERATOR(pg_catalog.=) $1
+     AND EXISTS (SELECT FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) d.refobjid
+                  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.objid OPERATOR(pg_catalog.=) i.indexrelid
+                    AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                    AND p.proowner OPERATOR(pg_catalog.=) $1)
+  UNION ALL
+  SELECT pg_catalog.format('subscription %I (its apply worker writes as the owner)', s.subname)
+    FROM pg_catalog.pg_subscription s WHERE s.subowner OPERATOR(pg_catalog.=) $1
+  UNION ALL
+  SELECT pg_catalog.format('view %s (PostgreSQL 14 has no security_invoker views)', c.oid::pg_catalog.regclass)
+    FROM pg_catalog.pg_class c
+   WHERE $2 AND c.relowner OPERATOR(pg_catalog.=) $1 AND c.relkind OPERATOR(pg_catalog.=) 'v'
+) b ORDER BY 1";
+
+/// Row-security policies whose only role is the leaver: DROP OWNED drops
+/// them, which silently changes who sees what in someone else's table.
+const SOLE_ROLE_POLICIES: &str = "
+SELECT pg_catalog.format('policy %I on %s', pol.polname, pol.polrelid::pg_catalog.regclass)
+  FROM pg_catalog.pg_policy pol JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pol.polrelid
+ WHERE pol.polroles OPERATOR(pg_catalog.=) ARRAY[$1::pg_catalog.oid]
+   AND NOT ($2 AND c.relowner OPERATOR(pg_catalog.=) $1)
+ ORDER BY 1";
+
+const SECURITY_DEFINER_ROUTINES: &str = "
+SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text
+  FROM pg_catalog.pg_proc p
+ WHERE p.proowner OPERATOR(pg_catalog.=) $1 AND p.prosecdef
+ ORDER BY 1";
+
+const DEFINER_RIGHTS_VIEWS: &str = "
+SELECT c.oid::pg_catalog.regclass::pg_catalog.text
+  FROM pg_catalog.pg_class c
+ WHERE c.relowner OPERATOR(pg_catalog.=) $1 AND c.relkind OPERATOR(pg_catalog.=) 'v'
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_options_to_table(c.reloptions) o
+                    WHERE o.option_name OPERATOR(pg_catalog.=) 'security_invoker'
+                      AND o.option_value::pg_catalog.bool)
+ ORDER BY 1";
+
+fn texts(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<String> {
+    Spi::connect(|client| {
+        spi(client.select(sql, None, args))
+            .filter_map(|row| spi(row.get::<String>(1)))
+            .collect()
+    })
+}
+
+fn refuse(message: String, objects: &[String], hint: &str) -> ! {
+    let shown: Vec<&str> = objects.iter().take(20).map(String::as_str).collect();
+    let more = objects.len().saturating_sub(shown.len());
+    Failure::new(
+        PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+        message,
+    )
+    .detail(format!(
+        "{}{}.",
+        shown.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    ))
+    .hint(hint.to_string())
+    .raise()
+}
+
+const POSTGRESQL_14: bool = cfg!(feature = "pg14");
+
+/// Neutralises what must be, then reassigns or drops the role's objects
+/// and revokes its privileges in the current database. Raises, changing
+/// nothing, when an object cannot be made safe.
+pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode) -> Done {
+    // SAFETY: reads the backend's database id.
+    let database = unsafe { pg_sys::MyDatabaseId };
+    let (owned, privileges) = spi(Spi::get_two_with_args::<i64, i64>(
+        COUNT_DEPENDENCIES,
+        &[role.into(), database.into()],
+    ));
+    let mut done = Done {
+        owned: owned.unwrap_or(0),
+        privileges: privileges.unwrap_or(0),
+        neutralized: Vec::new(),
+    };
+    let name = quote_identifier(crate::catalog::role_name(role));
+
+    let policies = texts(
+        SOLE_ROLE_POLICIES,
+        &[role.into(), (mode == Mode::DropObjects).into()],
+    );
+    if !policies.is_empty() {
+        refuse(
+            format!("row-security policies name only role {name}; offboarding would drop them"),
+            &policies,
+            "Give each policy another role first (ALTER POLICY ... TO ...), or drop it yourself if that is intended.",
+        );
+    }
+
+    match mode {
+        Mode::Reassign => {
+            let heir = heir.expect("Reassign has an heir");
+            let unsafe_objects = texts(UNSAFE_TO_REASSIGN, &[role.into(), POSTGRESQL_14.into()]);
+            if !unsafe_objects.is_empty() {
+                refuse(
+                    format!("role {name} owns objects that would run its code with the new owner's rights"),
+                    &unsafe_objects,
+                    "Review them and give them a new owner yourself (ALTER ... OWNER TO), or drop them, then offboard again.",
+                );
+            }
+            for routine in texts(SECURITY_DEFINER_ROUTINES, &[role.into()]) {
+                spi(Spi::run(&format!(
+                    "ALTER ROUTINE {routine} SECURITY INVOKER"
+                )));
+                spi(Spi::run(&format!(
+                    "REVOKE EXECUTE ON ROUTINE {routine} FROM PUBLIC"
+                )));
+                done.neutralized.push(format!(
+                    "routine {routine}: SECURITY INVOKER, EXECUTE revoked from PUBLIC"
+                ));
+            }
+            if !POSTGRESQL_14 {
+                for view in texts(DEFINER_RIGHTS_VIEWS, &[role.into()]) {
+                    spi(Spi::run(&format!(
+                        "ALTER VIEW {view} SET (security_invoker = true)"
+                    )));
+                    done.neutralized
+                        .push(format!("view {view}: security_invoker = true"));
+                }
+            }
+            let heir_name = quote_identifier(crate::catalog::role_name(heir));
+            spi(Spi::run(&format!(
+                "REASSIGN OWNED BY {name} TO {heir_name}"
+            )));
+        }
+        Mode::RevokeOnly if done.owned > 0 => {
+            Failure::new(
+                PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "role {name} owns {} object(s) in database \"{}\"; nothing was changed",
+                    done.owned,
+                    crate::catalog::current_database()
+                ),
+            )
+            .hint("Name a new owner with reassign_to, or pass drop_objects => true.")
+            .raise();
+        }
+        Mode::RevokeOnly | Mode::DropObjects => {}
+    }
+    spi(Spi::run(&format!("DROP OWNED BY {name}")));
+    done
+}
