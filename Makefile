@@ -56,6 +56,7 @@ scripts: install
 	PG_MAJOR=$(PG) tests/dump_restore.sh
 	PG_MAJOR=$(PG) tests/standby.sh
 	PG_MAJOR=$(PG) tests/no_preload.sh
+	PG_MAJOR=$(PG) tests/offboarding_interrupts.sh
 
 package: setup
 	PG_MAJOR=$(PG) tests/package.sh

@@ -118,6 +118,7 @@ GRANT EXECUTE ON FUNCTION
     managed_roles.force_logout(text, text, boolean),
     managed_roles.restore_connections(text),
     managed_roles.active_connections(text),
-    managed_roles.owned_objects(text)
+    managed_roles.owned_objects(text),
+    managed_roles.resolve_offboarding()
   TO managed_manager;
 GRANT SELECT ON managed_roles.users, managed_roles.managed_users, managed_roles.audit_log TO managed_manager;
