@@ -196,7 +196,9 @@ pub fn role_name(oid: pg_sys::Oid) -> String {
 
 /// Rights `role` has that `holder` lacks: login attributes, and every role
 /// `role` is a member of (directly or through other roles, with or without
-/// ADMIN OPTION). Empty when `holder` has everything `role` has.
+/// ADMIN OPTION). Empty when `holder` has everything `role` has. Only the
+/// roles above `role` in pg_auth_members are examined, so the cost does not
+/// grow with the number of roles in the cluster.
 pub fn rights_not_held(role: pg_sys::Oid, holder: pg_sys::Oid) -> Vec<String> {
     Spi::connect(|client| {
         spi(client.select(
@@ -210,17 +212,22 @@ pub fn rights_not_held(role: pg_sys::Oid, holder: pg_sys::Oid) -> Vec<String> {
                     ('BYPASSRLS', t.rolbypassrls AND NOT h.rolbypassrls)) a(what, lacking)
               WHERE a.lacking
              UNION ALL
-             SELECT pg_catalog.format('membership in %I', r.rolname)
+             SELECT CASE WHEN NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER')
+                         THEN pg_catalog.format('membership in %I', r.rolname)
+                         ELSE pg_catalog.format('ADMIN OPTION on %I', r.rolname) END
                FROM pg_catalog.pg_roles r
-              WHERE r.oid OPERATOR(pg_catalog.<>) $1 AND r.oid OPERATOR(pg_catalog.<>) $2
-                AND pg_catalog.pg_has_role($1, r.oid, 'MEMBER')
-                AND NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER')
-             UNION ALL
-             SELECT pg_catalog.format('ADMIN OPTION on %I', r.rolname)
-               FROM pg_catalog.pg_roles r
-              WHERE r.oid OPERATOR(pg_catalog.<>) $1 AND r.oid OPERATOR(pg_catalog.<>) $2
-                AND pg_catalog.pg_has_role($1, r.oid, 'MEMBER WITH ADMIN OPTION')
-                AND NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER WITH ADMIN OPTION')",
+              WHERE r.oid OPERATOR(pg_catalog.=) ANY (ARRAY(
+                      WITH RECURSIVE up(oid) AS (
+                          SELECT m.roleid FROM pg_catalog.pg_auth_members m
+                           WHERE m.member OPERATOR(pg_catalog.=) $1
+                          UNION
+                          SELECT m.roleid FROM pg_catalog.pg_auth_members m
+                            JOIN up ON m.member OPERATOR(pg_catalog.=) up.oid)
+                      SELECT up.oid FROM up))
+                AND r.oid OPERATOR(pg_catalog.<>) $2
+                AND (NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER')
+                     OR (pg_catalog.pg_has_role($1, r.oid, 'MEMBER WITH ADMIN OPTION')
+                         AND NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER WITH ADMIN OPTION')))",
             None,
             &[role.into(), holder.into()],
         ))
