@@ -53,11 +53,15 @@ SET managed_roles.offboard_lock_timeout = 500;
 SELECT dblink_connect('locker', :'local_conn' || 'mr_off_2');
 SELECT dblink_exec('locker', 'BEGIN');
 SELECT dblink_exec('locker', 'LOCK TABLE t2 IN ACCESS EXCLUSIVE MODE');
+-- mr_off_1 no longer accepts connections: the workers still reach it, so
+-- its prepared part is really rolled back, as the error says.
+ALTER DATABASE mr_off_1 ALLOW_CONNECTIONS false;
 SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir');
 SELECT rolname FROM pg_roles WHERE rolname = 'leaver';
 SELECT count(*) AS registry FROM managed_roles.managed_users WHERE username = 'leaver';
 SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
 SELECT * FROM managed_roles.owned_objects('leaver') WHERE database IS DISTINCT FROM current_database();
+ALTER DATABASE mr_off_1 ALLOW_CONNECTIONS true;
 -- A cancel (here a statement timeout) while a database waits for its lock:
 -- the prepared part is rolled back with the caller's transaction, nothing
 -- changed, and no prepared transaction is left behind once the blocked
