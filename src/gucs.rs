@@ -24,6 +24,10 @@ pub static PROTECTED_ROLE_NAMES: GucSetting<Option<CString>> = GucSetting::<Opti
 
 pub static MIN_PASSWORD_BITS: GucSetting<i32> = GucSetting::<i32>::new(60);
 pub static MIN_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(12);
+/// Longest password accepted, in bytes; checked before anything else looks
+/// at the password, so its cost (SCRAM derivation, strength estimate,
+/// copies) stays bounded.
+pub static MAX_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static PASSWORD_ESTIMATOR: GucSetting<PasswordEstimator> =
     GucSetting::<PasswordEstimator>::new(PasswordEstimator::Zxcvbn);
 pub static ALLOW_HASHED_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(false);
@@ -70,6 +74,16 @@ fn define_session_settings() {
         &MIN_PASSWORD_LENGTH,
         0,
         1024,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.max_password_length",
+        c"Longest plaintext password accepted, in bytes.",
+        c"Refused before any hashing or strength estimate, on every path (CREATE/ALTER ROLE and the provisioning functions). The default fits any passphrase.",
+        &MAX_PASSWORD_LENGTH,
+        64,
+        65536,
         GucContext::Suset,
         GucFlags::default(),
     );
@@ -185,4 +199,8 @@ pub fn password_policy() -> Policy {
 
 pub fn offboard_lock_timeout() -> i32 {
     OFFBOARD_LOCK_TIMEOUT.get()
+}
+
+pub fn max_password_length() -> usize {
+    usize::try_from(MAX_PASSWORD_LENGTH.get()).unwrap_or(1024)
 }

@@ -2,7 +2,7 @@
 //! (and to the provisioning functions) must satisfy the password policy;
 //! pre-hashed passwords are refused unless allowed.
 
-use crate::errors::Failure;
+use crate::errors::{Failure, OrRaise};
 use crate::gucs;
 use crate::password::policy::{self, Verdict};
 use pgrx::prelude::*;
@@ -63,6 +63,13 @@ unsafe extern "C-unwind" fn check_password(
     validuntil_time: pg_sys::Datum,
     validuntil_null: bool,
 ) {
+    // First, before any other hook or the server hashes it: a bounded
+    // length, measured without copying.
+    crate::password::check_length(
+        CStr::from_ptr(shadow_pass).to_bytes().len(),
+        gucs::max_password_length(),
+    )
+    .or_raise();
     if let Some(previous) = PREVIOUS {
         previous(
             username,

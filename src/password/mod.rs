@@ -22,9 +22,6 @@ const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub const DEFAULT_LENGTH: i32 = 24;
 pub const MIN_GENERATED_LENGTH: i32 = 12;
 pub const MAX_GENERATED_LENGTH: i32 = 1024;
-/// Longer passwords are refused: SCRAM key derivation and strength checks
-/// should not be a lever for making the server hash megabytes.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Maps random bytes to alphanumerics without modulo bias: bytes at or above
 /// the largest multiple of 62 are skipped. Returns None if `bytes` ran out.
@@ -131,18 +128,32 @@ pub fn generate_for_policy() -> String {
     }
 }
 
+/// Refuses a password longer than `max` bytes, before anything else looks at
+/// it: SCRAM key derivation costs about 3 s per MB and cannot be cancelled,
+/// so length must never be a lever. Never quotes the password.
+pub fn check_length(bytes: usize, max: usize) -> Result<(), Failure> {
+    if bytes <= max {
+        return Ok(());
+    }
+    Err(
+        invalid_parameter(format!("password is too long ({bytes} bytes)"))
+            .detail(format!(
+                "At most {max} bytes are accepted (managed_roles.max_password_length)."
+            ))
+            .hint(
+                "Use a shorter passphrase; length beyond a few dozen characters adds no strength.",
+            ),
+    )
+}
+
 /// Checks the shape of a password given to a provisioning function.
 pub fn validate_supplied(password: &str) -> Result<(), Failure> {
     if password.is_empty() {
         return Err(invalid_parameter("password must not be empty")
             .hint("Pass NULL to have a strong password generated."));
     }
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(
-            invalid_parameter(format!("password is too long ({} bytes)", password.len())).detail(
-                format!("Passwords are limited to {MAX_PASSWORD_BYTES} bytes."),
-            ),
-        );
+    if let Err(failure) = check_length(password.len(), crate::gucs::max_password_length()) {
+        return Err(failure);
     }
     if password.contains('\0') {
         return Err(invalid_parameter(
@@ -298,5 +309,12 @@ mod tests {
         assert!(validate_supplied(&"x".repeat(1025)).is_err());
         assert!(validate_supplied("a\0b").is_err());
         assert!(validate_supplied("Correct-Horse-42").is_ok());
+        assert!(check_length(1024, 1024).is_ok());
+        let too_long = check_length(1025, 1024).unwrap_err();
+        assert_eq!(
+            too_long.code,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
+        );
+        assert!(too_long.message.contains("1025 bytes"));
     }
 }

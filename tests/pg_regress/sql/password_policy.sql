@@ -78,5 +78,19 @@ RESET ROLE;
 SELECT (managed_roles.check_password(repeat('aA1!', 250000)) ->> 'ok') AS megabyte_repetitive,
        (managed_roles.check_password(repeat('!@#$%^&*()', 100)) ->> 'ok') AS symbols,
        (managed_roles.check_password(repeat('kR4v-9pXe-Lm2q-Wz7t', 50000)) ->> 'ok') AS megabyte_strong;
+-- A bounded length on every path, refused before any hashing; the error
+-- never quotes the password. The setting is for superusers only.
+SHOW managed_roles.max_password_length;
+SELECT repeat('kR4v-9pXe-Lm2q-Wz7t', 60) AS long_password \gset
+ALTER ROLE pw_user PASSWORD :'long_password';
+CREATE ROLE pw_long LOGIN PASSWORD :'long_password';
+SELECT managed_roles.create_managed_user('pw_long', 'writer', :'long_password');
+SELECT managed_roles.reset_managed_password('pw_managed', :'long_password');
+SET managed_roles.max_password_length = 2048;
+ALTER ROLE pw_user PASSWORD :'long_password';
+RESET managed_roles.max_password_length;
+SET ROLE pw_plain;
+SET managed_roles.max_password_length = 1000000;
+RESET ROLE;
 DROP ROLE pw_user, pw_charset, pw_plain;
 SELECT managed_roles.drop_managed_user('pw_managed') ->> 'dropped' AS dropped;
