@@ -152,9 +152,7 @@ pub fn validate_supplied(password: &str) -> Result<(), Failure> {
         return Err(invalid_parameter("password must not be empty")
             .hint("Pass NULL to have a strong password generated."));
     }
-    if let Err(failure) = check_length(password.len(), crate::gucs::max_password_length()) {
-        return Err(failure);
-    }
+    check_length(password.len(), crate::gucs::max_password_length())?;
     if password.contains('\0') {
         return Err(invalid_parameter(
             "password must not contain NUL characters",
