@@ -1,0 +1,4 @@
+-- managed_roles 0.2.0 -> 0.3.0: security fixes (issue 10). One part per
+-- concern, each under its own heading; what a part adds to a fresh install
+-- (sql/*.sql, #[pg_extern], #[pg_trigger]) it adds here too, so that
+-- tests/upgrade.sh finds the updated schema equal to a fresh install.
