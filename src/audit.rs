@@ -5,6 +5,21 @@ use crate::identity::Caller;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
+/// Appends an entry. Called only from the provisioning functions' privileged
+/// steps (as the extension owner), which run with `search_path = pg_catalog,
+/// managed_roles, pg_temp` pinned by their `SET search_path`: pg_catalog comes
+/// first and nobody but the owner can create in managed_roles, so the casts
+/// and operators below cannot resolve to a less-privileged role's objects.
+/// They are qualified anyway, so the statement does not depend on that.
+///
+/// The id does not come from the identity sequence: `pg_write_all_data`
+/// (held by managers) grants UPDATE on every sequence, so another role could
+/// `setval` it to collide with existing ids or to its maximum, and break
+/// every later provisioning call. Instead the table is locked against other
+/// writers until the transaction ends (SHARE ROW EXCLUSIVE conflicts with
+/// itself, so two provisioning calls cannot pick the same id) and the next id
+/// is max(id) + 1 (an index-only scan of the primary key). A dump restored
+/// with COPY still brings its own ids.
 pub fn record(
     actor: &Caller,
     action: &str,
@@ -12,9 +27,15 @@ pub fn record(
     target_oid: Option<pg_sys::Oid>,
     details: serde_json::Value,
 ) {
+    spi(Spi::run(
+        "LOCK TABLE managed_roles.audit_log IN SHARE ROW EXCLUSIVE MODE",
+    ));
     spi(Spi::run_with_args(
-        "INSERT INTO managed_roles.audit_log (actor, action, target, target_oid, details)
-         VALUES ($1::text::name, $2, $3::text::name, $4, $5)",
+        "INSERT INTO managed_roles.audit_log (id, actor, action, target, target_oid, details)
+         OVERRIDING SYSTEM VALUE
+         SELECT coalesce(pg_catalog.max(a.id), 0) OPERATOR(pg_catalog.+) 1,
+                $1::pg_catalog.text::pg_catalog.name, $2, $3::pg_catalog.text::pg_catalog.name, $4, $5
+           FROM managed_roles.audit_log a",
         &[
             actor.name.as_str().into(),
             action.into(),

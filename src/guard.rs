@@ -32,8 +32,12 @@ pub enum Action {
     ReceiveObjects,
     /// GRANT / REVOKE membership in this role (or CREATE ROLE ... IN ROLE it).
     GrantMembershipIn,
-    /// GRANT / REVOKE some membership to or from this role.
-    ChangeMembershipsOf,
+    /// GRANT some membership to this role (also CREATE ROLE ... ROLE / ADMIN
+    /// it, ALTER GROUP ... ADD USER it).
+    GrantMembershipTo,
+    /// REVOKE some membership (or its ADMIN OPTION) from this role, also
+    /// ALTER GROUP ... DROP USER it.
+    RevokeMembershipFrom,
     /// CREATE DATABASE ... OWNER / ALTER DATABASE ... OWNER TO this role.
     OwnDatabase,
 }
@@ -49,7 +53,8 @@ impl Action {
             Action::DropOwned => "drop the objects of",
             Action::ReceiveObjects => "reassign objects to",
             Action::GrantMembershipIn => "grant or revoke membership in",
-            Action::ChangeMembershipsOf => "grant or revoke memberships of",
+            Action::GrantMembershipTo => "grant memberships to",
+            Action::RevokeMembershipFrom => "revoke memberships from",
             Action::OwnDatabase => "give a database to",
         }
     }
@@ -100,7 +105,10 @@ fn deny(
     })
 }
 
-/// Whether the decision on a plain role depends on who created it.
+/// Whether the decision on a plain role depends on who created it. Granting
+/// a role more memberships needs no rights on it (only ADMIN on what is
+/// granted); taking memberships away does (PostgreSQL 16's rule on REVOKE:
+/// otherwise any CREATEROLE role could strip a DBA's monitoring agent).
 pub fn needs_creator(action: Action, is_caller: bool) -> bool {
     let self_service = is_caller
         && matches!(
@@ -112,7 +120,7 @@ pub fn needs_creator(action: Action, is_caller: bool) -> bool {
     !self_service
         && !matches!(
             action,
-            Action::ChangeMembershipsOf | Action::OwnDatabase | Action::ReceiveObjects
+            Action::GrantMembershipTo | Action::OwnDatabase | Action::ReceiveObjects
         )
 }
 
@@ -176,12 +184,13 @@ pub fn decide(action: Action, subject: &Subject) -> Result<(), Failure> {
     }
 }
 
-/// Names a non-superuser may not give a role (creating or renaming):
-/// `pg_*`, reserved words, the protected list, and every existing template
-/// group role.
+/// Names a non-superuser may not give a role (creating or renaming), as a
+/// person reads them (see `names::as_read`): `pg_*`, `managed_*`, reserved
+/// words, the protected list, existing superusers' names spelled
+/// differently, and every existing template group role.
 pub fn check_new_name(
     name: &str,
-    protected: &[String],
+    protected: &crate::names::ProtectedNames,
     is_group_role: bool,
 ) -> Result<(), Failure> {
     crate::names::validate_new_role_name(name, protected)?;
@@ -223,7 +232,8 @@ mod tests {
         Action::DropOwned,
         Action::ReceiveObjects,
         Action::GrantMembershipIn,
-        Action::ChangeMembershipsOf,
+        Action::GrantMembershipTo,
+        Action::RevokeMembershipFrom,
         Action::OwnDatabase,
     ];
 
@@ -300,7 +310,8 @@ mod tests {
         ] {
             assert!(decide(action, &stranger).is_err(), "{action:?}");
         }
-        assert!(decide(Action::ChangeMembershipsOf, &stranger).is_ok());
+        assert!(decide(Action::GrantMembershipTo, &stranger).is_ok());
+        assert!(decide(Action::RevokeMembershipFrom, &stranger).is_err());
         let mine = subject(Kind::Plain {
             created_by_caller: true,
         });
@@ -329,6 +340,56 @@ mod tests {
     }
 
     #[test]
+    fn revoking_follows_the_pg16_rule() {
+        // A DBA's monitoring agent, created and granted pg_monitor by a
+        // superuser: a manager holding pg_monitor WITH ADMIN OPTION may grant
+        // pg_monitor to others, but not take it from the agent.
+        let agent = subject(Kind::Plain {
+            created_by_caller: false,
+        });
+        let refusal = decide(Action::RevokeMembershipFrom, &agent).unwrap_err();
+        assert_eq!(refusal.code, PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE);
+        assert_eq!(
+            refusal.message,
+            "permission denied to revoke memberships from role \"r\""
+        );
+        assert!(decide(Action::GrantMembershipTo, &agent).is_ok());
+        // Roles it created, or holds ADMIN OPTION on: yes.
+        let mine = subject(Kind::Plain {
+            created_by_caller: true,
+        });
+        assert!(decide(Action::RevokeMembershipFrom, &mine).is_ok());
+        let mut administered = agent.clone();
+        administered.caller_has_admin = true;
+        assert!(decide(Action::RevokeMembershipFrom, &administered).is_ok());
+        // Never from superusers, predefined roles, managed users or group
+        // roles, whatever ADMIN OPTION the caller holds.
+        for kind in [
+            Kind::Superuser,
+            Kind::Predefined {
+                server_access: false,
+            },
+            Kind::ManagedUser,
+            Kind::GroupRole,
+        ] {
+            let mut s = subject(kind);
+            s.caller_has_admin = true;
+            assert!(
+                decide(Action::RevokeMembershipFrom, &s).is_err(),
+                "{kind:?}"
+            );
+            s.is_caller = true;
+            assert!(
+                decide(Action::RevokeMembershipFrom, &s).is_err(),
+                "{kind:?}"
+            );
+        }
+        // Revoking is decided on the creator label.
+        assert!(needs_creator(Action::RevokeMembershipFrom, false));
+        assert!(!needs_creator(Action::GrantMembershipTo, false));
+    }
+
+    #[test]
     fn superusers_are_out_of_reach() {
         let s = subject(Kind::Superuser);
         assert!(decide(
@@ -344,10 +405,31 @@ mod tests {
 
     #[test]
     fn protected_names() {
-        let protected = vec!["admin".to_string()];
+        let protected = crate::names::ProtectedNames {
+            listed: vec!["admin".to_string()],
+            superusers: vec!["dba".to_string()],
+        };
         assert!(check_new_name("mary", &protected, false).is_ok());
         assert!(check_new_name("managed_writer", &protected, true).is_err());
         assert!(check_new_name("ADMIN", &protected, false).is_err());
         assert!(check_new_name("pg_x", &protected, false).is_err());
+        for look_alike in [
+            "postgres ",
+            "PG_MONITOR",
+            "pg\u{200B}_x",
+            "MANAGED_writer",
+            "DBA ",
+        ] {
+            let protected = crate::names::ProtectedNames {
+                listed: vec!["postgres".to_string()],
+                ..protected.clone()
+            };
+            assert!(
+                check_new_name(look_alike, &protected, false).is_err(),
+                "{look_alike:?}"
+            );
+        }
+        // A future template's group role cannot be squatted.
+        assert!(check_new_name("managed_future", &protected, false).is_err());
     }
 }

@@ -142,7 +142,7 @@ fn define_session_settings() {
     GucRegistry::define_string_guc(
         c"managed_roles.protected_role_names",
         c"Comma-separated role names that non-superusers may not create or rename a role to.",
-        c"Compared case-insensitively. Names starting with pg_ and every template group role are always protected.",
+        c"Compared as a person reads them: ignoring case, surrounding white space and invisible characters. Names starting with pg_ or managed_ and look-alikes of existing superusers' names are always protected.",
         &PROTECTED_ROLE_NAMES,
         GucContext::Suset,
         GucFlags::default(),

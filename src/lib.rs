@@ -17,6 +17,7 @@ mod identity;
 mod names;
 mod offboard;
 mod password;
+mod protection;
 mod provision;
 mod redact;
 mod sessions;
@@ -30,6 +31,11 @@ extension_sql_file!(
     "../sql/sessions.sql",
     name = "sessions",
     requires = ["bootstrap"]
+);
+extension_sql_file!(
+    "../sql/protection.sql",
+    name = "protection",
+    requires = ["bootstrap", protection::_guard_writes]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -14,7 +14,8 @@ tree="$root/target/release/managed_roles-pg$PG_MAJOR"
 pkglib="$(find "$tree" -name managed_roles.so | head -1)"
 control="$(find "$tree" -name managed_roles.control | head -1)"
 [ -n "$pkglib" ] && [ -n "$control" ] || fail "package tree lacks the library or the control file"
-for f in "managed_roles--$version.sql" "managed_roles--0.1.0--$version.sql"; do
+# The install script and every upgrade script (sql/managed_roles--<old>--<new>.sql).
+for f in "managed_roles--$version.sql" $(cd "$root/sql" && ls managed_roles--*--*.sql); do
     [ -n "$(find "$tree" -name "$f")" ] || fail "package tree lacks $f"
 done
 grep -q "default_version = '$version'" "$control" || fail "control file version is not $version"

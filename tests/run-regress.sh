@@ -23,6 +23,14 @@ trap '"$here/cluster.sh" stop "$work/cluster"' EXIT
 rm -rf "$work/suite"
 mkdir -p "$work/suite"
 cp -r "$here/pg_regress/sql" "$here/pg_regress/expected" "$work/suite/"
+# The tests and their expected output are written for port 54330 (URIs they
+# build, credentials they show); on another port (REGRESS_PORT, e.g. to test
+# two versions side by side) the copies say the port the server really uses.
+# Ports have five digits either way, so psql's column widths do not change.
+if [ "$PORT" != 54330 ]; then
+    [ "${#PORT}" -eq 5 ] || fail "REGRESS_PORT must have five digits (the expected output is aligned for 54330)"
+    sed -i "s/54330/$PORT/g" "$work"/suite/sql/* "$work"/suite/expected/*
+fi
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work/suite"
 
 if [ "$#" -gt 0 ]; then

@@ -209,7 +209,7 @@ unsafe fn check_new_name(name: *const c_char, marker: Option<pg_sys::Oid>) {
     }
     let name = CStr::from_ptr(name).to_string_lossy();
     let is_group = shared::role_oid(&name).is_some_and(|oid| shared::is_group_role(oid, marker));
-    guard::check_new_name(&name, &gucs::protected_role_names(), is_group).or_raise();
+    guard::check_new_name(&name, &shared::protected_names(), is_group).or_raise();
 }
 
 #[cfg(feature = "pg14")]
@@ -238,7 +238,7 @@ unsafe fn actions(
             for def in PgList::<pg_sys::DefElem>::from_pg((*stmt).options).iter_ptr() {
                 let action = match def_name(def) {
                     b"addroleto" => Action::GrantMembershipIn,
-                    b"rolemembers" | b"adminmembers" => Action::ChangeMembershipsOf,
+                    b"rolemembers" | b"adminmembers" => Action::GrantMembershipTo,
                     _ => continue,
                 };
                 acts.extend(each(action, (*def).arg.cast()));
@@ -251,9 +251,14 @@ unsafe fn actions(
             let mut password_only = !options.is_empty();
             for def in options.iter_ptr() {
                 if def_name(def) == b"rolemembers" {
-                    // ALTER GROUP g ADD/DROP USER u
+                    // ALTER GROUP g ADD USER u (action +1) / DROP USER u (-1)
+                    let members = if (*stmt).action < 0 {
+                        Action::RevokeMembershipFrom
+                    } else {
+                        Action::GrantMembershipTo
+                    };
                     acts.push((Action::GrantMembershipIn, RoleRef::Spec((*stmt).role)));
-                    acts.extend(each(Action::ChangeMembershipsOf, (*def).arg.cast()));
+                    acts.extend(each(members, (*def).arg.cast()));
                     password_only = false;
                 } else if def_name(def) != b"password" {
                     password_only = false;
@@ -299,7 +304,14 @@ unsafe fn actions(
                     RoleRef::Name((*granted).priv_name),
                 ));
             }
-            acts.extend(each(Action::ChangeMembershipsOf, (*stmt).grantee_roles));
+            // REVOKE [ADMIN OPTION FOR] r FROM u: PostgreSQL 16's rule, on
+            // every version, also needs rights on u.
+            let grantees = if (*stmt).is_grant {
+                Action::GrantMembershipTo
+            } else {
+                Action::RevokeMembershipFrom
+            };
+            acts.extend(each(grantees, (*stmt).grantee_roles));
         }
         T_CreatedbStmt => {
             let stmt = node.cast::<pg_sys::CreatedbStmt>();

@@ -4,7 +4,7 @@
 //! are direct members of a group role, and the creator of a role is a
 //! security label of provider `managed_roles` in pg_shseclabel.
 
-use crate::names::GROUP_MARKER_ROLE;
+use crate::names::{ProtectedNames, GROUP_MARKER_ROLE};
 use pgrx::pg_sys;
 use std::ffi::{CStr, CString};
 
@@ -109,5 +109,54 @@ pub fn role_name(oid: pg_sys::Oid) -> String {
         unsafe { CStr::from_ptr(name) }
             .to_string_lossy()
             .into_owned()
+    }
+}
+
+/// The names of every superuser, from a scan of pg_authid (a shared catalog,
+/// read in C as the server does: no SQL, no ACL on pg_authid needed; only
+/// rolname and rolsuper are read, which pg_roles shows everyone anyway).
+/// Called only when a non-superuser creates or renames a role, or when
+/// create_managed_user picks a name.
+pub fn superuser_names() -> Vec<String> {
+    let mut names = Vec::new();
+    // SAFETY: a heap scan of pg_authid under AccessShareLock inside a
+    // transaction, as the catalog code does; each tuple's fixed part is a
+    // FormData_pg_authid, and rolname is a NUL-terminated NameData. The
+    // relation and the scan are closed before returning (an ERROR in between
+    // releases them at transaction abort).
+    unsafe {
+        let lockmode = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+        let relation = pg_sys::table_open(pg_sys::AuthIdRelationId, lockmode);
+        let scan = pg_sys::systable_beginscan(
+            relation,
+            pg_sys::InvalidOid,
+            false,
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        );
+        loop {
+            let tuple = pg_sys::systable_getnext(scan);
+            if tuple.is_null() {
+                break;
+            }
+            let role = pg_sys::GETSTRUCT(tuple).cast::<pg_sys::FormData_pg_authid>();
+            if (*role).rolsuper {
+                let name = CStr::from_ptr((*role).rolname.data.as_ptr());
+                names.push(name.to_string_lossy().into_owned());
+            }
+        }
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(relation, lockmode);
+    }
+    names
+}
+
+/// What new role names must not read like: the configured protected names
+/// and the existing superusers' names.
+pub fn protected_names() -> ProtectedNames {
+    ProtectedNames {
+        listed: crate::gucs::protected_role_names(),
+        superusers: superuser_names(),
     }
 }

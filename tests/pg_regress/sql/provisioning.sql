@@ -40,10 +40,18 @@ SELECT managed_roles.create_managed_user('pg_newbie');
 SELECT managed_roles.create_managed_user('public');
 SELECT managed_roles.create_managed_user('Admin');
 SELECT managed_roles.create_managed_user('managed_roles_group');
+-- Names are compared the way a person reads them (case, surrounding white
+-- space and invisible characters ignored), for everyone; managed_* is kept
+-- for the group roles of templates, present and future.
+SELECT managed_roles.create_managed_user('managed_future');
+SELECT managed_roles.create_managed_user('MANAGED_writer');
+SELECT managed_roles.create_managed_user(' Postgres');
+SELECT managed_roles.create_managed_user(E'pg\u200b_x');
+SELECT managed_roles.create_managed_user(E'\u00a0\u200b');
 SELECT managed_roles.create_managed_user('newbie', 'writer', '');
 SELECT managed_roles.create_managed_user('newbie', 'writer', repeat('x', 1024 * 1024));
 SELECT managed_roles.create_managed_user('newbie', 'writer', NULL, 'no_such_db');
-SELECT count(*) FROM pg_roles WHERE rolname IN ('newbie', 'pg_newbie', 'Admin');
+SELECT count(*) FROM pg_roles WHERE rolname IN ('newbie', 'pg_newbie', 'Admin', 'managed_future', 'MANAGED_writer', ' Postgres');
 
 -- Each error carries a proper SQLSTATE.
 CREATE FUNCTION pg_temp.sqlstate_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
@@ -59,6 +67,7 @@ SELECT statement, pg_temp.sqlstate_of(statement) AS sqlstate FROM (VALUES
     ($q$SELECT managed_roles.create_managed_user(repeat('n', 64))$q$),
     ($q$SELECT managed_roles.create_managed_user('alex')$q$),
     ($q$SELECT managed_roles.create_managed_user('pg_x')$q$),
+    ($q$SELECT managed_roles.create_managed_user('managed_future')$q$),
     ($q$SELECT managed_roles.create_managed_user('x', 'nonexistent')$q$),
     ($q$SELECT managed_roles.create_managed_user('x', 'writer', NULL, 'no_such_db')$q$),
     ($q$SELECT managed_roles.reset_managed_password('postgres')$q$),

@@ -10,6 +10,16 @@ SELECT managed_roles.create_managed_user('g_other_boss', 'manager') ->> 'usernam
 SELECT managed_roles.create_managed_user('g_writer', 'writer') ->> 'uri' AS writer_uri \gset
 CREATE ROLE g_plain LOGIN CREATEROLE PASSWORD 'Gp9-Walrus-Ember-Cactus-1k';
 CREATE ROLE g_victim LOGIN;
+-- A DBA's monitoring agent, created and granted its roles by a superuser
+-- (also g_crew, a group the manager administers), and a second superuser.
+CREATE ROLE g_agent LOGIN;
+GRANT pg_monitor TO g_agent;
+GRANT pg_signal_backend TO g_agent WITH ADMIN OPTION;
+CREATE ROLE g_crew NOLOGIN;
+GRANT g_crew TO g_agent;
+GRANT g_crew TO g_boss WITH ADMIN OPTION;
+CREATE ROLE g_dba SUPERUSER;
+GRANT pg_monitor TO g_dba;
 CREATE DATABASE g_db;
 -- Everything the attacks could change, in one fingerprint.
 CREATE VIEW guard_state AS SELECT md5(
@@ -41,6 +51,10 @@ SELECT current_user, rolcreaterole FROM pg_roles WHERE rolname = current_user;
 
 \c :su
 SELECT state = :'before' AS catalog_unchanged FROM guard_state;
+-- The agent keeps what the superuser granted it.
+SELECT g.rolname AS agent_member_of, m.admin_option
+  FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+ WHERE m.member = 'g_agent'::regrole ORDER BY 1;
 
 -- A superuser passes through untouched (each statement in a savepoint,
 -- all rolled back; only PostgreSQL's own errors remain).
@@ -83,12 +97,20 @@ CREATE ROLE g_mary LOGIN;
 GRANT pg_monitor TO g_mary;
 GRANT pg_signal_backend TO g_mary WITH ADMIN OPTION;
 REVOKE ADMIN OPTION FOR pg_signal_backend FROM g_mary;
+REVOKE pg_monitor FROM g_mary;
+GRANT pg_monitor TO g_mary;
 ALTER ROLE g_mary CONNECTION LIMIT 3;
 COMMENT ON ROLE g_mary IS 'monitoring user';
 ALTER ROLE g_mary RENAME TO g_mary2;
 ALTER ROLE g_mary2 RENAME TO g_mary;
+-- ... but not to a reserved name or a look-alike, even a role it created.
+ALTER ROLE g_mary RENAME TO managed_future;
+ALTER ROLE g_mary RENAME TO "G_dba";
+ALTER ROLE g_mary RENAME TO U&"Post\00ADgres";
 CREATE ROLE g_team NOLOGIN;
 GRANT g_team TO g_mary;
+ALTER GROUP g_team DROP USER g_mary;
+ALTER GROUP g_team ADD USER g_mary;
 ALTER ROLE CURRENT_USER PASSWORD 'Gb3-Osprey-Fennel-Quartz-8t';
 ALTER ROLE g_boss SET statement_timeout = '1min';
 SELECT managed_roles.create_managed_user('g_app', 'writer') ->> 'username' AS provisioned;
@@ -97,10 +119,16 @@ SELECT rolname, memberof FROM managed_roles.role_overview WHERE rolname IN ('g_m
 DROP ROLE g_mary, g_team;
 DROP DATABASE g_boss_db;
 
+-- A manager cannot take the group role name of a template that does not
+-- exist yet, so defining that template later works.
+CREATE ROLE managed_future;
 \c :su
+BEGIN;
+SELECT managed_roles.define_template('future', '{"member_of": ["pg_monitor"]}') ->> 'group_role_created' AS group_role_created;
+ROLLBACK;
 DROP FUNCTION g_grant_monitor(name);
 DROP VIEW guard_state;
 DROP DATABASE g_db;
-DROP ROLE g_plain, g_victim;
+DROP ROLE g_plain, g_victim, g_agent, g_crew, g_dba;
 SELECT managed_roles.drop_managed_user(u) ->> 'dropped' AS dropped
   FROM unnest(ARRAY['g_boss', 'g_other_boss', 'g_writer']) AS u;

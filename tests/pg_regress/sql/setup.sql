@@ -6,7 +6,8 @@ SELECT extname, extrelocatable, nspname
 -- Installing it again is refused; IF NOT EXISTS is a no-op.
 CREATE EXTENSION managed_roles;
 CREATE EXTENSION IF NOT EXISTS managed_roles;
--- Every function pins search_path; none is executable by PUBLIC except
+-- Every function that runs SQL pins search_path (the trigger function
+-- _guard_writes runs none); none is executable by PUBLIC except
 -- generate_password.
 SELECT p.proname, p.prosecdef, p.proconfig,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute

@@ -1,0 +1,26 @@
+-- managed_roles 0.2.0 -> 0.3.0: security fixes (issue 10). One part per
+-- concern, each under its own heading; what a part adds to a fresh install
+-- (sql/*.sql, #[pg_extern], #[pg_trigger]) it adds here too, so that
+-- tests/upgrade.sh finds the updated schema equal to a fresh install.
+
+-- Part: the extension's tables change only through its functions (issue 10,
+-- items 2 and 3; src/protection.rs, sql/protection.sql). audit::record no
+-- longer uses the id sequence, which needs no schema change.
+CREATE FUNCTION managed_roles."_guard_writes"()
+	RETURNS TRIGGER
+	LANGUAGE c
+	AS 'MODULE_PATHNAME', '_guard_writes_wrapper';
+REVOKE ALL ON FUNCTION managed_roles."_guard_writes"() FROM PUBLIC;
+
+CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.templates
+    FOR EACH ROW EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.templates
+    FOR EACH STATEMENT EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.users
+    FOR EACH ROW EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.users
+    FOR EACH STATEMENT EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.audit_log
+    FOR EACH ROW EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION managed_roles._guard_writes();

@@ -1,0 +1,19 @@
+-- The extension's tables change only through its functions, whatever table
+-- privileges or predefined roles (pg_write_all_data) the writer holds; the
+-- audit log is append-only. Table privileges cannot stop predefined roles,
+-- so every write passes managed_roles._guard_writes() (src/protection.rs),
+-- which runs no SQL. The trigger names sort before the restore triggers
+-- (templates_restore, users_restore): BEFORE triggers fire in name order,
+-- so a refused row never reaches them.
+CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.templates
+    FOR EACH ROW EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.templates
+    FOR EACH STATEMENT EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.users
+    FOR EACH ROW EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.users
+    FOR EACH STATEMENT EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.audit_log
+    FOR EACH ROW EXECUTE FUNCTION managed_roles._guard_writes();
+CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION managed_roles._guard_writes();
