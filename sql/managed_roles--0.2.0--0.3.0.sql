@@ -24,3 +24,16 @@ CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.a
     FOR EACH ROW EXECUTE FUNCTION managed_roles._guard_writes();
 CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION managed_roles._guard_writes();
+
+-- Part: offboarding all or nothing across databases (issue 10, items 1, 5,
+-- 6; src/offboard/). Leftover prepared work is rolled back by
+-- resolve_offboarding(), which managers may call as drop_managed_user does.
+-- The setting managed_roles.offboard_two_phase is gone: offboarding across
+-- databases is always all or nothing, or refused.
+CREATE FUNCTION managed_roles."resolve_offboarding"() RETURNS jsonb
+STRICT VOLATILE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'resolve_offboarding_wrapper';
+REVOKE ALL ON FUNCTION managed_roles.resolve_offboarding() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION managed_roles.resolve_offboarding() TO managed_manager;

@@ -81,7 +81,7 @@ SELECT (managed_roles.check_password(repeat('aA1!', 250000)) ->> 'ok') AS megaby
 -- A bounded length on every path, refused before any hashing; the error
 -- never quotes the password. The setting is for superusers only.
 SHOW managed_roles.max_password_length;
-SELECT repeat('kR4v-9pXe-Lm2q-Wz7t', 60) AS long_password \gset
+SELECT repeat('Long-Passphrase-Segment-', 48) AS long_password \gset
 ALTER ROLE pw_user PASSWORD :'long_password';
 CREATE ROLE pw_long LOGIN PASSWORD :'long_password';
 SELECT managed_roles.create_managed_user('pw_long', 'writer', :'long_password');
