@@ -18,8 +18,13 @@ use pgrx::JsonB;
 /// every later provisioning call. Instead the table is locked against other
 /// writers until the transaction ends (SHARE ROW EXCLUSIVE conflicts with
 /// itself, so two provisioning calls cannot pick the same id) and the next id
-/// is max(id) + 1 (an index-only scan of the primary key). A dump restored
-/// with COPY still brings its own ids.
+/// is max(id) + 1 (an index-only scan of the primary key). The functions are
+/// VOLATILE, so under READ COMMITTED the INSERT takes its snapshot after the
+/// lock and sees every committed entry; a caller in REPEATABLE READ or
+/// SERIALIZABLE that races another provisioning call reads max(id) from its
+/// older snapshot and fails on the primary key (an error, never a duplicate
+/// or a lost entry), and retries. A dump restored with COPY still brings its
+/// own ids.
 pub fn record(
     actor: &Caller,
     action: &str,

@@ -53,11 +53,17 @@ as_postgres "$BINDIR/pg_restore" -h "$DIR" -p "$PORT" -U postgres -d postgres --
 state sql >"$DIR/after.txt"
 diff -u "$DIR/before.txt" "$DIR/after.txt" || fail "state changed by dump and restore into a new database"
 pass "pg_dump / pg_restore into a new home database kept $(wc -l <"$DIR/before.txt") rows of state"
+last_id="$(sql -Atc "SELECT max(id) FROM managed_roles.audit_log")"
 sql -At -c "SELECT managed_roles.create_managed_user('dr_after', 'analyst') ->> 'username'" >/dev/null
-[ "$(sql -Atc "SELECT count(*) FROM managed_roles.audit_log WHERE target = 'dr_after'")" -eq 1 ] ||
-    fail "auditing after the restore"
+[ "$(sql -Atc "SELECT count(*) FROM managed_roles.audit_log WHERE target = 'dr_after' AND id = $last_id + 1")" -eq 1 ] ||
+    fail "auditing after the restore (the next entry's id follows the restored ones)"
 sql -c "SELECT managed_roles.drop_managed_user('dr_after')" >/dev/null
 pass "provisioning and auditing continue after the restore"
+# The restored tables are protected again: a manager cannot write them.
+err="$(sql -c "SET ROLE dr_boss" -c "UPDATE managed_roles.users SET adopted = true" 2>&1 || true)"
+echo "$err" | grep -q 'permission denied to update managed_roles.users' ||
+    fail "a manager could write the registry after the restore: $err"
+pass "after the restore the tables change only through the functions"
 
 # 2. A new cluster: roles first (pg_dumpall --roles-only), then the database.
 as_postgres "$BINDIR/pg_dumpall" -h "$DIR" -p "$PORT" -U postgres --roles-only -f "$DIR/roles.sql"
