@@ -12,6 +12,9 @@ CREATE FUNCTION managed_roles."_guard_writes"()
 	AS 'MODULE_PATHNAME', '_guard_writes_wrapper';
 REVOKE ALL ON FUNCTION managed_roles."_guard_writes"() FROM PUBLIC;
 
+-- It runs no SQL; its search_path is pinned all the same, like every
+-- function of the extension.
+ALTER FUNCTION managed_roles._guard_writes() SET search_path = pg_catalog, pg_temp;
 CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.templates
     FOR EACH ROW EXECUTE FUNCTION managed_roles._guard_writes();
 CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.templates

@@ -5,6 +5,9 @@
 -- which runs no SQL. The trigger names sort before the restore triggers
 -- (templates_restore, users_restore): BEFORE triggers fire in name order,
 -- so a refused row never reaches them.
+-- It runs no SQL; its search_path is pinned all the same, like every
+-- function of the extension.
+ALTER FUNCTION managed_roles._guard_writes() SET search_path = pg_catalog, pg_temp;
 CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.templates
     FOR EACH ROW EXECUTE FUNCTION managed_roles._guard_writes();
 CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.templates
