@@ -28,6 +28,13 @@ CREATE TRIGGER guard_writes BEFORE INSERT OR UPDATE OR DELETE ON managed_roles.a
 CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON managed_roles.audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION managed_roles._guard_writes();
 
+-- ENABLE ALWAYS: the triggers fire under session_replication_role = replica
+-- too, which a role given SET on that parameter could otherwise use to
+-- switch them off.
+ALTER TABLE managed_roles.templates ENABLE ALWAYS TRIGGER guard_writes, ENABLE ALWAYS TRIGGER guard_truncate;
+ALTER TABLE managed_roles.users ENABLE ALWAYS TRIGGER guard_writes, ENABLE ALWAYS TRIGGER guard_truncate;
+ALTER TABLE managed_roles.audit_log ENABLE ALWAYS TRIGGER guard_writes, ENABLE ALWAYS TRIGGER guard_truncate;
+
 -- Part: offboarding all or nothing across databases (issue 10, items 1, 5,
 -- 6; src/offboard/). Leftover prepared work is rolled back by
 -- resolve_offboarding(), which managers may call as drop_managed_user does.

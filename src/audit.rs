@@ -32,6 +32,7 @@ pub fn record(
     target_oid: Option<pg_sys::Oid>,
     details: serde_json::Value,
 ) {
+    refuse_prepare_transaction();
     spi(Spi::run(
         "LOCK TABLE managed_roles.audit_log IN SHARE ROW EXCLUSIVE MODE",
     ));
@@ -49,4 +50,30 @@ pub fn record(
             JsonB(details).into(),
         ],
     ));
+}
+
+thread_local! {
+    static PREPARE_REFUSED_FOR: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A transaction that wrote the audit log holds its lock until it ends: as a
+/// prepared transaction it would keep every provisioning call waiting, across
+/// restarts, until someone finds it. So such a transaction cannot be
+/// prepared (the functions are one transaction each; nothing needs it).
+fn refuse_prepare_transaction() {
+    // SAFETY: assigns (or returns) the top-level transaction id; the insert
+    // below needs one anyway.
+    let xid = unsafe { pg_sys::GetTopFullTransactionId().value };
+    if PREPARE_REFUSED_FOR.with(|r| r.replace(xid)) == xid {
+        return;
+    }
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::PrePrepare, || {
+        crate::errors::Failure::new(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "cannot PREPARE a transaction that called a managed_roles function that changes something",
+        )
+        .detail("It holds a lock on managed_roles.audit_log that would outlive the session.")
+        .hint("COMMIT or ROLLBACK it instead.")
+        .raise()
+    });
 }

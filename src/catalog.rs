@@ -199,10 +199,11 @@ pub fn role_name(oid: pg_sys::Oid) -> String {
 /// ADMIN OPTION). Empty when `holder` has everything `role` has. Only the
 /// roles above `role` in pg_auth_members are examined, so the cost does not
 /// grow with the number of roles in the cluster.
-pub fn rights_not_held(role: pg_sys::Oid, holder: pg_sys::Oid) -> Vec<String> {
-    Spi::connect(|client| {
-        spi(client.select(
-            "WITH t AS (SELECT * FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1),
+/// Rights a role can have: attributes, memberships (and ADMIN OPTION),
+/// EXECUTE on functions whose ACL is not the default (file access such as
+/// pg_read_binary_file), and role settings only superusers may set (such as
+/// session_replication_role, which switches triggers off).
+const RIGHTS_NOT_HELD: &str = "WITH t AS (SELECT * FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1),
                   h AS (SELECT * FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $2)
              SELECT a.what FROM t, h, LATERAL (VALUES
                     ('SUPERUSER', t.rolsuper AND NOT h.rolsuper),
@@ -227,11 +228,38 @@ pub fn rights_not_held(role: pg_sys::Oid, holder: pg_sys::Oid) -> Vec<String> {
                 AND r.oid OPERATOR(pg_catalog.<>) $2
                 AND (NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER')
                      OR (pg_catalog.pg_has_role($1, r.oid, 'MEMBER WITH ADMIN OPTION')
-                         AND NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER WITH ADMIN OPTION')))",
-            None,
-            &[role.into(), holder.into()],
-        ))
-        .filter_map(|row| spi(row.get::<String>(1)))
-        .collect()
+                         AND NOT pg_catalog.pg_has_role($2, r.oid, 'MEMBER WITH ADMIN OPTION')))
+             UNION ALL
+             SELECT pg_catalog.format('EXECUTE on %s', p.oid::pg_catalog.regprocedure)
+               FROM pg_catalog.pg_proc p
+              WHERE p.proacl IS NOT NULL
+                AND pg_catalog.has_function_privilege($1, p.oid, 'EXECUTE')
+                AND NOT pg_catalog.has_function_privilege($2, p.oid, 'EXECUTE')
+             UNION ALL
+             SELECT pg_catalog.format('role setting %s', st.name)
+               FROM pg_catalog.pg_db_role_setting d
+               CROSS JOIN LATERAL pg_catalog.unnest(d.setconfig) AS c(setting)
+               JOIN pg_catalog.pg_settings st ON st.name OPERATOR(pg_catalog.=) pg_catalog.split_part(c.setting, '=', 1)
+              WHERE d.setrole OPERATOR(pg_catalog.=) $1
+                AND st.context OPERATOR(pg_catalog.=) ANY (ARRAY['superuser', 'superuser-backend'])";
+
+/// SET / ALTER SYSTEM privileges on parameters (PostgreSQL 15 and later).
+#[cfg(feature = "pg14")]
+const PARAMETER_RIGHTS_NOT_HELD: &str = "";
+#[cfg(not(feature = "pg14"))]
+const PARAMETER_RIGHTS_NOT_HELD: &str = "
+             UNION ALL
+             SELECT pg_catalog.format('%s on parameter %s', v.privilege, a.parname)
+               FROM pg_catalog.pg_parameter_acl a
+               CROSS JOIN (VALUES ('SET'), ('ALTER SYSTEM')) AS v(privilege)
+              WHERE pg_catalog.has_parameter_privilege($1, a.parname, v.privilege)
+                AND NOT pg_catalog.has_parameter_privilege($2, a.parname, v.privilege)";
+
+pub fn rights_not_held(role: pg_sys::Oid, holder: pg_sys::Oid) -> Vec<String> {
+    let sql = format!("{RIGHTS_NOT_HELD}{PARAMETER_RIGHTS_NOT_HELD}");
+    Spi::connect(|client| {
+        spi(client.select(&sql, None, &[role.into(), holder.into()]))
+            .filter_map(|row| spi(row.get::<String>(1)))
+            .collect()
     })
 }

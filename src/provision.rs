@@ -564,7 +564,7 @@ fn shared_dependencies(role: pg_sys::Oid) -> Vec<String> {
     Spi::connect(|client| {
         spi(client.select(
             "SELECT pg_catalog.format('%s (%s)', pg_catalog.pg_describe_object(s.classid, s.objid, s.objsubid),
-                                     CASE s.deptype WHEN 'o' THEN 'owner' ELSE 'privilege' END)
+                                     CASE WHEN s.deptype OPERATOR(pg_catalog.=) 'o' THEN 'owner' ELSE 'privilege' END)
                FROM pg_catalog.pg_shdepend s
               WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass
                 AND s.refobjid OPERATOR(pg_catalog.=) $1 AND s.dbid OPERATOR(pg_catalog.=) 0

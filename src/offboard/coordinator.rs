@@ -325,6 +325,9 @@ fn finish_before_commit() {
             // wait for our lock on it); only on what this transaction did.
             super::work::in_this_database(drop.role, drop.heir, drop.mode);
         }
+        for drop in &pending {
+            ensure_droppable(drop);
+        }
         let _held = HeldInterrupts::hold();
         for drop in &pending {
             let mut committed = Vec::new();
@@ -365,6 +368,62 @@ fn finish_before_commit() {
     PENDING.with(|p| p.borrow_mut().clear());
 }
 
+/// Everything that could make the final DROP ROLE fail, checked before any
+/// participant commits: the role in use by this session, or dependencies it
+/// gained in a database that is not a participant (CREATE DATABASE ...
+/// TEMPLATE copies pg_shdepend rows without locking the role).
+fn ensure_droppable(drop: &PendingDrop) {
+    // SAFETY: reads the session's identities.
+    let in_use = unsafe {
+        [
+            pg_sys::GetUserId(),
+            pg_sys::GetSessionUserId(),
+            pg_sys::GetOuterUserId(),
+        ]
+    };
+    if in_use.contains(&drop.role) {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+            format!(
+                "cannot drop \"{}\": this session is using it (SET ROLE)",
+                drop.role_name
+            ),
+        )
+        .detail("Nothing changed in any database.")
+        .hint("RESET ROLE before committing.")
+        .raise();
+    }
+    let participants: Vec<pg_sys::Oid> = drop
+        .prepared
+        .iter()
+        .map(|p| pg_sys::Oid::from(p.job.database))
+        .collect();
+    let elsewhere = spi(Spi::get_one_with_args::<Vec<String>>(
+        "SELECT pg_catalog.array_agg(DISTINCT COALESCE(d.datname::pg_catalog.text, 'cluster-wide'))
+           FROM pg_catalog.pg_shdepend s LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.dbid
+          WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass
+            AND s.refobjid OPERATOR(pg_catalog.=) $1
+            AND NOT (s.dbid OPERATOR(pg_catalog.=) ANY ($2))",
+        &[drop.role.into(), participants.into()],
+    ))
+    .unwrap_or_default();
+    if !elsewhere.is_empty() {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+            format!(
+                "\"{}\" gained objects or privileges while it was offboarded",
+                drop.role_name
+            ),
+        )
+        .detail(format!(
+            "In: {}. Nothing changed in any database.",
+            elsewhere.join(", ")
+        ))
+        .hint("Call drop_managed_user again.")
+        .raise();
+    }
+}
+
 fn clone_pending(d: &PendingDrop) -> PendingDrop {
     PendingDrop {
         role: d.role,
@@ -388,10 +447,15 @@ fn roll_back_after_abort() {
                 phase: Phase::RollbackPrepared,
                 ..part.job
             };
-            run_to_exit(&part.database, undo);
+            run_to_exit(&part.database, undo, ABORT_WAIT);
         }
     }
 }
+
+/// How long the abort callback waits for each rollback (a database whose
+/// connections someone holds up cannot stall the aborting session for
+/// longer; what is not rolled back by then is a leftover).
+const ABORT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn refuse_prepare() {
     if PENDING.with(|p| !p.borrow().is_empty()) {

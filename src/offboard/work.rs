@@ -52,14 +52,45 @@ SELECT b.what FROM (
     FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.ev_class
    WHERE c.relowner OPERATOR(pg_catalog.=) $1 AND r.rulename OPERATOR(pg_catalog.<>) '_RETURN'
   UNION ALL
-  SELECT pg_catalog.format('index %s (its expression calls a function of the role; maintenance runs it as the table owner)', i.indexrelid::pg_catalog.regclass)
-    FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid
-   WHERE t.relowner OPERATOR(pg_catalog.=) $1
-     AND EXISTS (SELECT FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) d.refobjid
-                  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                    AND d.objid OPERATOR(pg_catalog.=) i.indexrelid
-                    AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-                    AND p.proowner OPERATOR(pg_catalog.=) $1)
+  -- Code attached to the role's tables that runs as the table owner in
+  -- maintenance (indexes, statistics: VACUUM, ANALYZE, REINDEX) or in
+  -- foreign-key cascades from other tables (triggers, defaults, checks),
+  -- calling a function written by a non-superuser.
+  SELECT pg_catalog.format('%s (calls %s, which would run as the new owner)',
+                           pg_catalog.pg_describe_object(a.classid, a.objid, 0), a.refobjid::pg_catalog.regprocedure)
+    FROM (SELECT DISTINCT d.classid, d.objid, d.refobjid,
+                 CASE WHEN d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                      THEN (SELECT i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid OPERATOR(pg_catalog.=) d.objid)
+                      WHEN d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                      THEN (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid OPERATOR(pg_catalog.=) d.objid)
+                      WHEN d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                      THEN (SELECT c.conrelid FROM pg_catalog.pg_constraint c WHERE c.oid OPERATOR(pg_catalog.=) d.objid)
+                      WHEN d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                      THEN (SELECT ad.adrelid FROM pg_catalog.pg_attrdef ad WHERE ad.oid OPERATOR(pg_catalog.=) d.objid)
+                      WHEN d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass
+                      THEN (SELECT x.stxrelid FROM pg_catalog.pg_statistic_ext x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                 END AS relid
+            FROM pg_catalog.pg_depend d
+           WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+             AND d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_class'::pg_catalog.regclass,
+                   'pg_catalog.pg_trigger'::pg_catalog.regclass, 'pg_catalog.pg_constraint'::pg_catalog.regclass,
+                   'pg_catalog.pg_attrdef'::pg_catalog.regclass, 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass])) a
+    JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) a.relid
+    JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) a.refobjid
+    JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) p.proowner
+   WHERE r.relowner OPERATOR(pg_catalog.=) $1 AND NOT o.rolsuper
+  UNION ALL
+  -- Columns of the role's tables whose range type calls a non-superuser's
+  -- function (subtype_diff, canonical) when ANALYZE runs as the owner.
+  SELECT pg_catalog.format('column %I of %s (its range type %s calls a function of a non-superuser)',
+                           att.attname, att.attrelid::pg_catalog.regclass, att.atttypid::pg_catalog.regtype)
+    FROM pg_catalog.pg_attribute att
+    JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) att.attrelid
+    JOIN pg_catalog.pg_range rg ON rg.rngtypid OPERATOR(pg_catalog.=) att.atttypid
+   WHERE r.relowner OPERATOR(pg_catalog.=) $1 AND att.attnum OPERATOR(pg_catalog.>) 0 AND NOT att.attisdropped
+     AND EXISTS (SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) p.proowner
+                  WHERE p.oid OPERATOR(pg_catalog.=) ANY (ARRAY[rg.rngsubdiff, rg.rngcanonical]::pg_catalog.oid[])
+                    AND NOT o.rolsuper)
   UNION ALL
   SELECT pg_catalog.format('subscription %I (its apply worker writes as the owner)', s.subname)
     FROM pg_catalog.pg_subscription s WHERE s.subowner OPERATOR(pg_catalog.=) $1
@@ -78,16 +109,27 @@ SELECT pg_catalog.format('policy %I on %s', pol.polname, pol.polrelid::pg_catalo
    AND NOT ($2 AND c.relowner OPERATOR(pg_catalog.=) $1)
  ORDER BY 1";
 
+/// Every routine and view of the role, captured before REASSIGN OWNED: the
+/// role cannot create new ones meanwhile (creating an object locks its
+/// owner, and the caller holds an exclusive lock on the role), but it could
+/// still flip an existing one to SECURITY DEFINER while we look, so the
+/// captured objects are examined again after they changed owner.
+const ROLE_CODE: &str = "
+SELECT pg_catalog.array_agg(p.oid) FROM pg_catalog.pg_proc p WHERE p.proowner OPERATOR(pg_catalog.=) $1
+UNION ALL
+SELECT pg_catalog.array_agg(c.oid) FROM pg_catalog.pg_class c
+ WHERE c.relowner OPERATOR(pg_catalog.=) $1 AND c.relkind OPERATOR(pg_catalog.=) 'v'";
+
 const SECURITY_DEFINER_ROUTINES: &str = "
 SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text
   FROM pg_catalog.pg_proc p
- WHERE p.proowner OPERATOR(pg_catalog.=) $1 AND p.prosecdef
+ WHERE p.oid OPERATOR(pg_catalog.=) ANY ($1) AND p.prosecdef
  ORDER BY 1";
 
 const DEFINER_RIGHTS_VIEWS: &str = "
 SELECT c.oid::pg_catalog.regclass::pg_catalog.text
   FROM pg_catalog.pg_class c
- WHERE c.relowner OPERATOR(pg_catalog.=) $1 AND c.relkind OPERATOR(pg_catalog.=) 'v'
+ WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1) AND c.relkind OPERATOR(pg_catalog.=) 'v'
    AND NOT EXISTS (SELECT FROM pg_catalog.pg_options_to_table(c.reloptions) o
                     WHERE o.option_name OPERATOR(pg_catalog.=) 'security_invoker'
                       AND o.option_value::pg_catalog.bool)
@@ -123,6 +165,38 @@ fn refuse(message: String, objects: &[String], hint: &str) -> ! {
 
 const POSTGRESQL_14: bool = cfg!(feature = "pg14");
 
+fn refuse_unsafe(name: &str, owner: pg_sys::Oid) {
+    let unsafe_objects = texts(UNSAFE_TO_REASSIGN, &[owner.into(), POSTGRESQL_14.into()]);
+    if !unsafe_objects.is_empty() {
+        refuse(
+            format!("role {name} owns objects that would run its code with the new owner's rights"),
+            &unsafe_objects,
+            "Review them and give them a new owner yourself (ALTER ... OWNER TO), or drop them, then offboard again.",
+        );
+    }
+}
+
+/// After REASSIGN OWNED the leaver's objects belong to the heir; anything
+/// unsafe among the heir's objects now that was not there before the work
+/// started came from the leaver racing us. The heir's own older objects are
+/// the heir's business, so only a change in the list counts.
+fn refuse_unsafe_now_owned_by(name: &str, heir: pg_sys::Oid) {
+    let after = texts(UNSAFE_TO_REASSIGN, &[heir.into(), POSTGRESQL_14.into()]);
+    let before = HEIR_UNSAFE_BEFORE.with(|b| b.borrow().clone());
+    let new: Vec<String> = after.into_iter().filter(|o| !before.contains(o)).collect();
+    if !new.is_empty() {
+        refuse(
+            format!("role {name} changed its objects while it was offboarded"),
+            &new,
+            "Nothing was changed. Review those objects, then offboard again.",
+        );
+    }
+}
+
+thread_local! {
+    static HEIR_UNSAFE_BEFORE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Neutralises what must be, then reassigns or drops the role's objects
 /// and revokes its privileges in the current database. Raises, changing
 /// nothing, when an object cannot be made safe.
@@ -140,6 +214,10 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
     };
     let name = quote_identifier(crate::catalog::role_name(role));
 
+    if let (Mode::Reassign, Some(heir)) = (mode, heir) {
+        let before = texts(UNSAFE_TO_REASSIGN, &[heir.into(), POSTGRESQL_14.into()]);
+        HEIR_UNSAFE_BEFORE.with(|b| *b.borrow_mut() = before);
+    }
     let policies = texts(
         SOLE_ROLE_POLICIES,
         &[role.into(), (mode == Mode::DropObjects).into()],
@@ -155,15 +233,21 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
     match mode {
         Mode::Reassign => {
             let heir = heir.expect("Reassign has an heir");
-            let unsafe_objects = texts(UNSAFE_TO_REASSIGN, &[role.into(), POSTGRESQL_14.into()]);
-            if !unsafe_objects.is_empty() {
-                refuse(
-                    format!("role {name} owns objects that would run its code with the new owner's rights"),
-                    &unsafe_objects,
-                    "Review them and give them a new owner yourself (ALTER ... OWNER TO), or drop them, then offboard again.",
-                );
-            }
-            for routine in texts(SECURITY_DEFINER_ROUTINES, &[role.into()]) {
+            refuse_unsafe(&name, role);
+            let captured: Vec<Option<Vec<pg_sys::Oid>>> = Spi::connect(|client| {
+                spi(client.select(ROLE_CODE, None, &[role.into()]))
+                    .map(|row| spi(row.get::<Vec<pg_sys::Oid>>(1)))
+                    .collect()
+            });
+            let routines = captured.first().cloned().flatten().unwrap_or_default();
+            let views = captured.get(1).cloned().flatten().unwrap_or_default();
+            let heir_name = quote_identifier(crate::catalog::role_name(heir));
+            spi(Spi::run(&format!(
+                "REASSIGN OWNED BY {name} TO {heir_name}"
+            )));
+            // Now the rows are ours (updated by this transaction): the role
+            // can no longer change them. Look again and neutralise.
+            for routine in texts(SECURITY_DEFINER_ROUTINES, &[routines.into()]) {
                 spi(Spi::run(&format!(
                     "ALTER ROUTINE {routine} SECURITY INVOKER"
                 )));
@@ -175,7 +259,7 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
                 ));
             }
             if !POSTGRESQL_14 {
-                for view in texts(DEFINER_RIGHTS_VIEWS, &[role.into()]) {
+                for view in texts(DEFINER_RIGHTS_VIEWS, &[views.into()]) {
                     spi(Spi::run(&format!(
                         "ALTER VIEW {view} SET (security_invoker = true)"
                     )));
@@ -183,10 +267,9 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
                         .push(format!("view {view}: security_invoker = true"));
                 }
             }
-            let heir_name = quote_identifier(crate::catalog::role_name(heir));
-            spi(Spi::run(&format!(
-                "REASSIGN OWNED BY {name} TO {heir_name}"
-            )));
+            // Rules and other attached code need no new owner row, so they
+            // could have appeared while we worked: check again, as the heir.
+            refuse_unsafe_now_owned_by(&name, heir);
         }
         Mode::RevokeOnly if done.owned > 0 => {
             Failure::new(

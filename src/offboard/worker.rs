@@ -9,7 +9,10 @@
 //! disallowed (a prepared transaction must always be finishable).
 
 use super::{read_outcome, work, write_outcome, Job, Outcome, Phase, GID_PREFIX, SEGMENT_SIZE};
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, DynamicBackgroundWorker,
+    SignalWakeFlags,
+};
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
@@ -20,17 +23,44 @@ unsafe extern "C-unwind" {
     fn FinishPreparedTransaction(gid: *const std::ffi::c_char, is_commit: bool);
 }
 
-/// Starts a worker for the job and waits until it exits, without a result
-/// segment: usable while a transaction aborts, where no resource may be
-/// acquired and nothing may raise. Returns whether the worker ran.
-pub fn run_to_exit(database_name: &str, mut job: Job) -> bool {
-    job.result_segment = 0;
-    match builder(database_name, &job, true).load_dynamic() {
-        Ok(worker) => {
-            let _ = worker.wait_for_startup();
-            worker.wait_for_shutdown().is_ok()
+/// Registers a worker, retrying for a while when every worker slot is taken
+/// (slots free up as other workers end; a prepared part must not stay
+/// unfinished because the server was busy for a moment).
+fn start(builder: impl Fn() -> BackgroundWorkerBuilder) -> Option<DynamicBackgroundWorker> {
+    for attempt in 0..REGISTER_ATTEMPTS {
+        if let Ok(worker) = builder().load_dynamic() {
+            return Some(worker);
         }
-        Err(_) => false,
+        if attempt + 1 < REGISTER_ATTEMPTS {
+            std::thread::sleep(POLL);
+        }
+    }
+    None
+}
+
+const POLL: std::time::Duration = std::time::Duration::from_millis(100);
+const REGISTER_ATTEMPTS: u32 = 100;
+
+/// Starts a worker for the job and waits until it exits or `limit` passes,
+/// without a result segment: usable while a transaction aborts, where no
+/// resource may be acquired, nothing may raise and nothing may wait without
+/// bound (interrupts are held). Returns whether the worker finished in time;
+/// one that did not goes on by itself, and what it leaves is a leftover.
+pub fn run_to_exit(database_name: &str, mut job: Job, limit: std::time::Duration) -> bool {
+    job.result_segment = 0;
+    let Some(worker) = start(|| builder(database_name, &job, false)) else {
+        return false;
+    };
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match worker.pid() {
+            Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted) => {}
+            Err(_) => return true,
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL / 5);
     }
 }
 
@@ -106,12 +136,20 @@ const PINNED_SETTINGS: &[(&CStr, &CStr)] = &[
     (c"default_transaction_isolation", c"read committed"),
     (c"transform_null_equals", c"off"),
     (c"check_function_bodies", c"on"),
+    (c"exit_on_error", c"off"),
+    // PostgreSQL 17 and later; skipped where it does not exist.
+    (c"transaction_timeout", c"0"),
 ];
 
 /// Pins the settings above (source override: nothing the database or its
 /// roles set can take precedence) and checks who the worker runs as.
 fn pin_settings(job: &Job) -> Result<(), String> {
     for (name, value) in PINNED_SETTINGS {
+        // SAFETY: a lookup with missing_ok; NULL when the setting does not
+        // exist in this PostgreSQL version.
+        if unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) }.is_null() {
+            continue;
+        }
         // SAFETY: plain GUC assignment with static NUL-terminated strings,
         // outside any transaction (none of these needs a catalog lookup).
         unsafe {

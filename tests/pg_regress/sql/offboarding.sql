@@ -101,6 +101,12 @@ ROLLBACK;
 BEGIN;
 SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir') ->> 'dropped' AS dropped;
 PREPARE TRANSACTION 'mine';
+-- The session switched to the role after the call: refused at commit,
+-- before any database commits.
+BEGIN;
+SELECT managed_roles.drop_managed_user('leaver', reassign_to => 'heir') ->> 'dropped' AS dropped;
+SET ROLE leaver;
+COMMIT;
 SELECT rolname FROM pg_roles WHERE rolname = 'leaver';
 SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
 

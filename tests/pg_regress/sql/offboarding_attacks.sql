@@ -103,6 +103,20 @@ SELECT c.relname, c.relowner::regrole FROM pg_class c
  WHERE c.relnamespace = 'shared_code'::regnamespace AND c.relname IN ('snapshot', 'keyed') ORDER BY 1;
 SELECT managed_roles.drop_managed_user('leaver3', drop_objects => true) ->> 'dropped' AS dropped;
 
+-- Code attached to the leaver's table runs as the table owner when a
+-- foreign-key cascade from someone else's table fires it: refused too.
+SELECT managed_roles.create_managed_user('leaver4', 'writer') ->> 'uri' AS leaver4_uri \gset
+GRANT USAGE, CREATE ON SCHEMA shared_code TO leaver4;
+CREATE TABLE shared_code.parent (id int PRIMARY KEY);
+GRANT REFERENCES ON shared_code.parent TO leaver4;
+\c :leaver4_uri
+CREATE TABLE shared_code.child (parent int REFERENCES shared_code.parent ON DELETE CASCADE);
+CREATE FUNCTION shared_code.on_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$;
+CREATE TRIGGER planted BEFORE DELETE ON shared_code.child FOR EACH ROW EXECUTE FUNCTION shared_code.on_delete();
+\c :su
+SELECT managed_roles.drop_managed_user('leaver4', reassign_to => 'postgres');
+SELECT managed_roles.drop_managed_user('leaver4', drop_objects => true) ->> 'dropped' AS dropped;
+
 -- 3. A row-security policy naming only the leaver is never dropped silently.
 CREATE TABLE guarded (id int);
 ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
@@ -136,11 +150,42 @@ GRANT vault TO etl;
 SELECT managed_roles.reset_managed_password('etl');
 \c :su
 REVOKE vault FROM etl;
+-- Function privileges a superuser granted (file access), and role settings
+-- only a superuser can make (session_replication_role switches triggers off).
+GRANT EXECUTE ON FUNCTION pg_read_binary_file(text) TO etl;
+\c :mallory_uri
+SELECT managed_roles.reset_managed_password('etl');
+\c :su
+REVOKE EXECUTE ON FUNCTION pg_read_binary_file(text) FROM etl;
+ALTER ROLE etl SET session_replication_role = replica;
+\c :mallory_uri
+SELECT managed_roles.reset_managed_password('etl');
+\c :su
+ALTER ROLE etl RESET session_replication_role;
 \c :mallory_uri
 SELECT managed_roles.reset_managed_password('etl') ->> 'username' AS reset_now_allowed;
 \c :su
 SELECT action, target FROM managed_roles.audit_log
  WHERE target = 'etl' ORDER BY id;
+
+-- A transaction that changed something cannot be prepared (it would hold
+-- the audit log's lock beyond the session).
+\c :mallory_uri
+BEGIN;
+SELECT managed_roles.lock_user('etl') ->> 'locked' AS locked;
+PREPARE TRANSACTION 'keep_the_lock';
+SELECT count(*) AS prepared FROM pg_prepared_xacts;
+-- The extension's tables stay protected when triggers are switched off by
+-- session_replication_role (a role may be given SET on it; PostgreSQL 15+,
+-- so this file expects 15 or later).
+\c :su
+GRANT SET ON PARAMETER session_replication_role TO mallory;
+\c :mallory_uri
+SET session_replication_role = replica;
+UPDATE managed_roles.users SET created_by = 'mallory' WHERE username = 'etl';
+\c :su
+REVOKE SET ON PARAMETER session_replication_role FROM mallory;
+SELECT created_by FROM managed_roles.users WHERE username = 'etl';
 
 -- Clean up.
 SELECT managed_roles.drop_managed_user('etl') ->> 'dropped' AS dropped;
