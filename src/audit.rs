@@ -12,19 +12,41 @@ use pgrx::JsonB;
 /// and operators below cannot resolve to a less-privileged role's objects.
 /// They are qualified anyway, so the statement does not depend on that.
 ///
-/// The id does not come from the identity sequence: `pg_write_all_data`
+/// Ids come from the identity sequence, without a table lock, so concurrent
+/// provisioning calls do not wait for each other. But `pg_write_all_data`
 /// (held by managers) grants UPDATE on every sequence, so another role could
-/// `setval` it to collide with existing ids or to its maximum, and break
-/// every later provisioning call. Instead the table is locked against other
-/// writers until the transaction ends (SHARE ROW EXCLUSIVE conflicts with
-/// itself, so two provisioning calls cannot pick the same id) and the next id
-/// is max(id) + 1 (an index-only scan of the primary key). The functions are
+/// `setval` it to collide with existing ids or to its maximum: then the fast
+/// insert inserts nothing (ON CONFLICT DO NOTHING, or the exhausted sequence
+/// is not called), and the entry is written with max(id) + 1 under a lock
+/// against other writers (SHARE ROW EXCLUSIVE conflicts with itself), after
+/// which the sequence is set back after it. Tampering costs the attacker a
+/// slower call, never a failed one. The functions are
 /// VOLATILE, so under READ COMMITTED the INSERT takes its snapshot after the
 /// lock and sees every committed entry; a caller in REPEATABLE READ or
 /// SERIALIZABLE that races another provisioning call reads max(id) from its
 /// older snapshot and fails on the primary key (an error, never a duplicate
 /// or a lost entry), and retries. A dump restored with COPY still brings its
 /// own ids.
+const FAST_INSERT: &str = "
+INSERT INTO managed_roles.audit_log (id, actor, action, target, target_oid, details)
+OVERRIDING SYSTEM VALUE
+SELECT pg_catalog.nextval('managed_roles.audit_log_id_seq'::pg_catalog.regclass),
+       $1::pg_catalog.text::pg_catalog.name, $2, $3::pg_catalog.text::pg_catalog.name, $4, $5
+ WHERE (SELECT s.last_value IS NULL OR s.last_value OPERATOR(pg_catalog.<) s.max_value
+          FROM pg_catalog.pg_sequences s
+         WHERE s.schemaname OPERATOR(pg_catalog.=) 'managed_roles'
+           AND s.sequencename OPERATOR(pg_catalog.=) 'audit_log_id_seq')
+ON CONFLICT (id) DO NOTHING
+RETURNING id";
+
+const LOCKED_INSERT: &str = "
+INSERT INTO managed_roles.audit_log (id, actor, action, target, target_oid, details)
+OVERRIDING SYSTEM VALUE
+SELECT coalesce(pg_catalog.max(a.id), 0) OPERATOR(pg_catalog.+) 1,
+       $1::pg_catalog.text::pg_catalog.name, $2, $3::pg_catalog.text::pg_catalog.name, $4, $5
+  FROM managed_roles.audit_log a
+RETURNING id";
+
 pub fn record(
     actor: &Caller,
     action: &str,
@@ -33,22 +55,28 @@ pub fn record(
     details: serde_json::Value,
 ) {
     refuse_prepare_transaction();
+    let args = [
+        actor.name.as_str().into(),
+        action.into(),
+        target.into(),
+        target_oid.into(),
+        JsonB(details).into(),
+    ];
+    // Fast path: the next sequence value, unless the sequence is exhausted
+    // or the id is taken (both only after someone tampered with it).
+    let inserted = Spi::connect_mut(|client| spi(client.update(FAST_INSERT, None, &args)).len());
+    if inserted > 0 {
+        return;
+    }
+    // Repair path: ids from the table itself under a lock, and the sequence
+    // put back after the highest id.
     spi(Spi::run(
         "LOCK TABLE managed_roles.audit_log IN SHARE ROW EXCLUSIVE MODE",
     ));
+    let id = spi(Spi::get_one_with_args::<i64>(LOCKED_INSERT, &args));
     spi(Spi::run_with_args(
-        "INSERT INTO managed_roles.audit_log (id, actor, action, target, target_oid, details)
-         OVERRIDING SYSTEM VALUE
-         SELECT coalesce(pg_catalog.max(a.id), 0) OPERATOR(pg_catalog.+) 1,
-                $1::pg_catalog.text::pg_catalog.name, $2, $3::pg_catalog.text::pg_catalog.name, $4, $5
-           FROM managed_roles.audit_log a",
-        &[
-            actor.name.as_str().into(),
-            action.into(),
-            target.into(),
-            target_oid.into(),
-            JsonB(details).into(),
-        ],
+        "SELECT pg_catalog.setval('managed_roles.audit_log_id_seq'::pg_catalog.regclass, $1)",
+        &[id.into()],
     ));
 }
 

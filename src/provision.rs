@@ -240,7 +240,11 @@ fn create_managed_user(
     let caller = caller();
     let name = required(name, "user name");
     let template_name = required(role, "template (role)");
-    validate_new_role_name(name, &crate::hooks::shared_catalog::protected_names()).or_raise();
+    validate_new_role_name(
+        name,
+        &crate::hooks::shared_catalog::protected_names(!caller.superuser),
+    )
+    .or_raise();
 
     JsonB(as_extension_owner(|| {
         let templates = load_templates();

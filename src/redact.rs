@@ -14,14 +14,20 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
-/// Byte offsets where `word` occurs in `lower` as a whole word.
-fn word_positions<'a>(lower: &'a [u8], word: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    (0..lower.len().saturating_sub(word.len() - 1)).filter(move |&i| {
-        lower[i..].starts_with(word)
-            && (i == 0 || !is_word_byte(lower[i - 1]))
-            && lower.get(i + word.len()).is_none_or(|&b| !is_word_byte(b))
+/// Byte offsets where the lower-case `word` occurs in `text` as a whole
+/// word, compared ASCII-case-insensitively in place: statements can be
+/// arbitrarily long, so nothing here copies them.
+fn word_positions<'a>(text: &'a [u8], word: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    (0..text.len().saturating_sub(word.len() - 1)).filter(move |&i| {
+        text[i..i + word.len()].eq_ignore_ascii_case(word)
+            && (i == 0 || !is_word_byte(text[i - 1]))
+            && text.get(i + word.len()).is_none_or(|&b| !is_word_byte(b))
     })
 }
+
+/// At most this much of a statement is kept in front of a redaction marker
+/// (log lines stay bounded, whatever the statement's size).
+const MAX_KEPT_PREFIX: usize = 64 * 1024;
 
 /// Where the password-carrying part of `text` starts: the PASSWORD keyword
 /// of a statement about a role or user (the password follows it), or the
@@ -32,7 +38,7 @@ pub fn sensitive_offset(text: &[u8]) -> Option<usize> {
     if text.len() < 8 {
         return None;
     }
-    let lower = text.to_ascii_lowercase();
+    let lower = text;
     let mut first: Option<usize> = None;
     let mut note = |pos: usize| first = Some(first.map_or(pos, |f| f.min(pos)));
     if PASSWORD_FUNCTIONS
@@ -55,7 +61,7 @@ pub fn sensitive_offset(text: &[u8]) -> Option<usize> {
 /// `text` cut at its sensitive part, which is replaced by a marker.
 pub fn redact(text: &[u8]) -> Option<Vec<u8>> {
     sensitive_offset(text).map(|cut| {
-        let mut out = text[..cut].to_vec();
+        let mut out = text[..cut.min(MAX_KEPT_PREFIX)].to_vec();
         out.extend_from_slice(REDACTED.as_bytes());
         out
     })
@@ -110,6 +116,17 @@ mod tests {
         assert_eq!(r, REDACTED);
         assert!(red("select reset_managed_password('a','b')").is_some());
         assert!(red("SELECT check_password('x')").is_some());
+    }
+
+    #[test]
+    fn long_statements_are_scanned_in_place_and_kept_short() {
+        let filler = "x".repeat(200_000);
+        let long = format!("SELECT '{filler}'; ALTER ROLE a PASSWORD 'hunter2hunter2'");
+        let r = red(&long).unwrap();
+        assert!(r.ends_with(REDACTED));
+        assert!(r.len() <= MAX_KEPT_PREFIX + REDACTED.len());
+        assert!(!r.contains("hunter2"));
+        assert!(red(&format!("SeLeCt {filler} CrEaTe_MaNaGeD_UsEr")).is_some());
     }
 
     #[test]

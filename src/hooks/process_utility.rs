@@ -209,7 +209,7 @@ unsafe fn check_new_name(name: *const c_char, marker: Option<pg_sys::Oid>) {
     }
     let name = CStr::from_ptr(name).to_string_lossy();
     let is_group = shared::role_oid(&name).is_some_and(|oid| shared::is_group_role(oid, marker));
-    guard::check_new_name(&name, &shared::protected_names(), is_group).or_raise();
+    guard::check_new_name(&name, &shared::protected_names(true), is_group).or_raise();
 }
 
 #[cfg(feature = "pg14")]

@@ -153,10 +153,16 @@ pub fn superuser_names() -> Vec<String> {
 }
 
 /// What new role names must not read like: the configured protected names
-/// and the existing superusers' names.
-pub fn protected_names() -> ProtectedNames {
+/// and, for a non-superuser (`check_superusers`), the existing superusers'
+/// names. Finding those scans pg_authid (no index on rolsuper), so it is
+/// skipped for superusers, who may name roles as they like anyway.
+pub fn protected_names(check_superusers: bool) -> ProtectedNames {
     ProtectedNames {
         listed: crate::gucs::protected_role_names(),
-        superusers: superuser_names(),
+        superusers: if check_superusers {
+            superuser_names()
+        } else {
+            Vec::new()
+        },
     }
 }
