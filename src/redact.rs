@@ -38,19 +38,18 @@ pub fn sensitive_offset(text: &[u8]) -> Option<usize> {
     if text.len() < 8 {
         return None;
     }
-    let lower = text;
     let mut first: Option<usize> = None;
     let mut note = |pos: usize| first = Some(first.map_or(pos, |f| f.min(pos)));
     if PASSWORD_FUNCTIONS
         .iter()
-        .any(|name| word_positions(&lower, name.as_bytes()).next().is_some())
+        .any(|name| word_positions(text, name.as_bytes()).next().is_some())
     {
         return Some(0);
     }
-    if let Some(pos) = word_positions(&lower, b"password").next() {
+    if let Some(pos) = word_positions(text, b"password").next() {
         let about_roles = [&b"role"[..], b"user", b"group"]
             .iter()
-            .any(|w| word_positions(&lower, w).next().is_some());
+            .any(|w| word_positions(text, w).next().is_some());
         if about_roles {
             note(pos);
         }
