@@ -69,3 +69,9 @@ CREATE TABLE managed_roles.audit_log (
     details      jsonb NOT NULL DEFAULT '{}'
 );
 COMMENT ON TABLE managed_roles.audit_log IS 'Every provisioning action: when, who, what, on whom. Never a password';
+
+-- The id sequence cycles: pg_write_all_data lets other roles setval it, and
+-- an exhausted sequence would fail every provisioning call; a repeated value
+-- only makes audit::record take its repair path.
+ALTER TABLE managed_roles.audit_log ALTER COLUMN id SET CYCLE;
+

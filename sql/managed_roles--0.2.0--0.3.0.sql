@@ -35,6 +35,12 @@ ALTER TABLE managed_roles.templates ENABLE ALWAYS TRIGGER guard_writes, ENABLE A
 ALTER TABLE managed_roles.users ENABLE ALWAYS TRIGGER guard_writes, ENABLE ALWAYS TRIGGER guard_truncate;
 ALTER TABLE managed_roles.audit_log ENABLE ALWAYS TRIGGER guard_writes, ENABLE ALWAYS TRIGGER guard_truncate;
 
+-- Part: audit ids survive a tampered sequence (src/audit.rs).
+-- The id sequence cycles: pg_write_all_data lets other roles setval it, and
+-- an exhausted sequence would fail every provisioning call; a repeated value
+-- only makes audit::record take its repair path.
+ALTER TABLE managed_roles.audit_log ALTER COLUMN id SET CYCLE;
+
 -- Part: offboarding all or nothing across databases (issue 10, items 1, 5,
 -- 6; src/offboard/). Leftover prepared work is rolled back by
 -- resolve_offboarding(), which managers may call as drop_managed_user does.

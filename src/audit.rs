@@ -15,9 +15,9 @@ use pgrx::JsonB;
 /// Ids come from the identity sequence, without a table lock, so concurrent
 /// provisioning calls do not wait for each other. But `pg_write_all_data`
 /// (held by managers) grants UPDATE on every sequence, so another role could
-/// `setval` it to collide with existing ids or to its maximum: then the fast
-/// insert inserts nothing (ON CONFLICT DO NOTHING, or the exhausted sequence
-/// is not called), and the entry is written with max(id) + 1 under a lock
+/// `setval` it to collide with existing ids or to its maximum (it cycles, so
+/// that only collides too): then the fast insert inserts nothing (ON
+/// CONFLICT DO NOTHING), and the entry is written with max(id) + 1 under a lock
 /// against other writers (SHARE ROW EXCLUSIVE conflicts with itself), after
 /// which the sequence is set back after it. Tampering costs the attacker a
 /// slower call, never a failed one. The functions are
@@ -27,15 +27,11 @@ use pgrx::JsonB;
 /// older snapshot and fails on the primary key (an error, never a duplicate
 /// or a lost entry), and retries. A dump restored with COPY still brings its
 /// own ids.
+/// The identity sequence cycles (sql/bootstrap.sql), so even one set to its
+/// maximum hands out a value; a value already taken inserts nothing.
 const FAST_INSERT: &str = "
-INSERT INTO managed_roles.audit_log (id, actor, action, target, target_oid, details)
-OVERRIDING SYSTEM VALUE
-SELECT pg_catalog.nextval('managed_roles.audit_log_id_seq'::pg_catalog.regclass),
-       $1::pg_catalog.text::pg_catalog.name, $2, $3::pg_catalog.text::pg_catalog.name, $4, $5
- WHERE (SELECT s.last_value IS NULL OR s.last_value OPERATOR(pg_catalog.<) s.max_value
-          FROM pg_catalog.pg_sequences s
-         WHERE s.schemaname OPERATOR(pg_catalog.=) 'managed_roles'
-           AND s.sequencename OPERATOR(pg_catalog.=) 'audit_log_id_seq')
+INSERT INTO managed_roles.audit_log (actor, action, target, target_oid, details)
+VALUES ($1::pg_catalog.text::pg_catalog.name, $2, $3::pg_catalog.text::pg_catalog.name, $4, $5)
 ON CONFLICT (id) DO NOTHING
 RETURNING id";
 
