@@ -43,6 +43,7 @@ pub struct Prepared {
 }
 
 /// A role whose offboarding finishes when the transaction commits.
+#[derive(Clone)]
 struct PendingDrop {
     role: pg_sys::Oid,
     role_name: String,
@@ -184,24 +185,21 @@ pub fn prepare_everywhere(
         let job = job(role, heir, mode, target.oid, Phase::Prepare);
         // Registered before launching: if this transaction aborts while the
         // worker runs, the abort callback rolls its part back too.
+        let part = Prepared {
+            database: target.name.clone(),
+            job: job.clone(),
+            outcome: Outcome::default(),
+        };
         PENDING.with(|p| {
             let mut pending = p.borrow_mut();
             match pending.iter_mut().find(|d| d.role == role) {
-                Some(d) => d.prepared.push(Prepared {
-                    database: target.name.clone(),
-                    job: job.clone(),
-                    outcome: Outcome::default(),
-                }),
+                Some(d) => d.prepared.push(part),
                 None => pending.push(PendingDrop {
                     role,
                     role_name: role_name.to_string(),
                     mode,
                     heir,
-                    prepared: vec![Prepared {
-                        database: target.name.clone(),
-                        job: job.clone(),
-                        outcome: Outcome::default(),
-                    }],
+                    prepared: vec![part],
                 }),
             }
         });
@@ -299,12 +297,11 @@ impl Drop for HeldInterrupts {
 /// transaction gave the role after the call), commit every participant,
 /// drop the role.
 fn finish_before_commit() {
-    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    // A copy: the list stays for the abort callback until all is committed.
+    let pending = PENDING.with(|p| p.borrow().clone());
     if pending.is_empty() {
         return;
     }
-    // Keep the list for the abort callback until everything is committed.
-    PENDING.with(|p| *p.borrow_mut() = pending.iter().map(clone_pending).collect());
     // Portals are closed at PRE_COMMIT: SPI needs a snapshot of its own.
     struct ActiveSnapshot;
     impl Drop for ActiveSnapshot {
@@ -421,16 +418,6 @@ fn ensure_droppable(drop: &PendingDrop) {
         ))
         .hint("Call drop_managed_user again.")
         .raise();
-    }
-}
-
-fn clone_pending(d: &PendingDrop) -> PendingDrop {
-    PendingDrop {
-        role: d.role,
-        role_name: d.role_name.clone(),
-        mode: d.mode,
-        heir: d.heir,
-        prepared: d.prepared.clone(),
     }
 }
 

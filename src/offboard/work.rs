@@ -180,9 +180,8 @@ fn refuse_unsafe(name: &str, owner: pg_sys::Oid) {
 /// unsafe among the heir's objects now that was not there before the work
 /// started came from the leaver racing us. The heir's own older objects are
 /// the heir's business, so only a change in the list counts.
-fn refuse_unsafe_now_owned_by(name: &str, heir: pg_sys::Oid) {
+fn refuse_unsafe_now_owned_by(name: &str, heir: pg_sys::Oid, before: &[String]) {
     let after = texts(UNSAFE_TO_REASSIGN, &[heir.into(), POSTGRESQL_14.into()]);
-    let before = HEIR_UNSAFE_BEFORE.with(|b| b.borrow().clone());
     let new: Vec<String> = after.into_iter().filter(|o| !before.contains(o)).collect();
     if !new.is_empty() {
         refuse(
@@ -191,10 +190,6 @@ fn refuse_unsafe_now_owned_by(name: &str, heir: pg_sys::Oid) {
             "Nothing was changed. Review those objects, then offboard again.",
         );
     }
-}
-
-thread_local! {
-    static HEIR_UNSAFE_BEFORE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Neutralises what must be, then reassigns or drops the role's objects
@@ -214,10 +209,6 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
     };
     let name = quote_identifier(crate::catalog::role_name(role));
 
-    if let (Mode::Reassign, Some(heir)) = (mode, heir) {
-        let before = texts(UNSAFE_TO_REASSIGN, &[heir.into(), POSTGRESQL_14.into()]);
-        HEIR_UNSAFE_BEFORE.with(|b| *b.borrow_mut() = before);
-    }
     let policies = texts(
         SOLE_ROLE_POLICIES,
         &[role.into(), (mode == Mode::DropObjects).into()],
@@ -234,6 +225,8 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
         Mode::Reassign => {
             let heir = heir.expect("Reassign has an heir");
             refuse_unsafe(&name, role);
+            let heir_unsafe_before =
+                texts(UNSAFE_TO_REASSIGN, &[heir.into(), POSTGRESQL_14.into()]);
             let captured: Vec<Option<Vec<pg_sys::Oid>>> = Spi::connect(|client| {
                 spi(client.select(ROLE_CODE, None, &[role.into()]))
                     .map(|row| spi(row.get::<Vec<pg_sys::Oid>>(1)))
@@ -269,7 +262,7 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
             }
             // Rules and other attached code need no new owner row, so they
             // could have appeared while we worked: check again, as the heir.
-            refuse_unsafe_now_owned_by(&name, heir);
+            refuse_unsafe_now_owned_by(&name, heir, &heir_unsafe_before);
         }
         Mode::RevokeOnly if done.owned > 0 => {
             Failure::new(
