@@ -14,6 +14,7 @@ mod guard;
 mod gucs;
 mod hooks;
 mod identity;
+mod masking;
 mod names;
 mod offboard;
 mod password;

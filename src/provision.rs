@@ -237,6 +237,8 @@ fn create_managed_user(
     password: default!(Option<&str>, "NULL"),
     database: default!(Option<&str>, "NULL"),
 ) -> JsonB {
+    // Any argument may be a password (one passed in the wrong place too).
+    crate::masking::password_function_called();
     let caller = caller();
     let name = required(name, "user name");
     let template_name = required(role, "template (role)");
@@ -307,6 +309,7 @@ fn reset_managed_password(
     password: default!(Option<&str>, "NULL"),
     database: default!(Option<&str>, "NULL"),
 ) -> JsonB {
+    crate::masking::password_function_called();
     let caller = caller();
     let name = required(name, "user name");
     JsonB(as_extension_owner(|| {

@@ -1,8 +1,18 @@
 //! Pure rules for finding the part of a statement text that carries a
-//! password, so that logs and pg_stat_statements never keep it.
+//! password, for the places where no parse tree exists (a log line written
+//! before the statement is parsed, a statement that does not parse, a
+//! function body, a CONTEXT line). Where a parse tree exists, `masking`
+//! decides from it and uses these rules only for the text inside literals.
+//!
+//! The rules are conservative: they look at every word of the text, inside
+//! literals and comments too, and decode what the lexer would decode before
+//! looking (U&"..." identifiers, E'...' and U&'...' strings, doubled quotes of
+//! nested literals), so that a statement cannot hide a password from them by
+//! spelling. Nothing here allocates in proportion to its input: words are
+//! compared in place and a decoded literal is capped at MAX_DECODED bytes.
 
 /// Functions of this extension that take a password argument.
-const PASSWORD_FUNCTIONS: &[&str] = &[
+pub const PASSWORD_FUNCTIONS: &[&str] = &[
     "create_managed_user",
     "reset_managed_password",
     "check_password",
@@ -10,13 +20,42 @@ const PASSWORD_FUNCTIONS: &[&str] = &[
 
 pub const REDACTED: &str = "<redacted by managed_roles: password>";
 
+/// At most this much of a statement is kept in front of a redaction marker
+/// (log lines stay bounded, whatever the statement's size).
+pub const MAX_KEPT_PREFIX: usize = 64 * 1024;
+
+/// Literals inside literals are decoded this many levels deep (a DO block
+/// that EXECUTEs a string that EXECUTEs another...).
+const MAX_DEPTH: u8 = 4;
+
+/// A literal whose decoded form would be longer than this is not decoded:
+/// the text then counts as carrying a password (bounded memory, and never
+/// less masking than needed).
+const MAX_DECODED: usize = 64 * 1024;
+
+/// What in a text carries a password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A call of one of PASSWORD_FUNCTIONS: every argument may be the
+    /// password, wherever in the statement it was built.
+    FunctionCall,
+    /// The PASSWORD option of a statement about a role, user or group.
+    RoleOption,
+}
+
+/// Where the password-carrying part of a text starts, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub offset: usize,
+    pub kind: Kind,
+}
+
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
 /// Byte offsets where the lower-case `word` occurs in `text` as a whole
-/// word, compared ASCII-case-insensitively in place: statements can be
-/// arbitrarily long, so nothing here copies them.
+/// word, compared ASCII-case-insensitively in place.
 fn word_positions<'a>(text: &'a [u8], word: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
     (0..text.len().saturating_sub(word.len() - 1)).filter(move |&i| {
         text[i..i + word.len()].eq_ignore_ascii_case(word)
@@ -25,107 +64,439 @@ fn word_positions<'a>(text: &'a [u8], word: &'a [u8]) -> impl Iterator<Item = us
     })
 }
 
-/// At most this much of a statement is kept in front of a redaction marker
-/// (log lines stay bounded, whatever the statement's size).
-const MAX_KEPT_PREFIX: usize = 64 * 1024;
+fn names_password_function(word: &[u8]) -> bool {
+    PASSWORD_FUNCTIONS
+        .iter()
+        .any(|name| word.eq_ignore_ascii_case(name.as_bytes()))
+}
 
-/// Where the password-carrying part of `text` starts: the PASSWORD keyword
-/// of a statement about a role or user (the password follows it), or the
-/// very start when the text calls a function that takes a password (its
-/// arguments may be built anywhere in the statement). None when the text
-/// carries no password.
-pub fn sensitive_offset(text: &[u8]) -> Option<usize> {
+/// The words of the text as written: a password function named anywhere
+/// (the whole text is sensitive), or PASSWORD in a text about roles.
+fn plain_words(text: &[u8]) -> Option<Finding> {
     if text.len() < 8 {
         return None;
     }
-    let mut first: Option<usize> = None;
-    let mut note = |pos: usize| first = Some(first.map_or(pos, |f| f.min(pos)));
     if PASSWORD_FUNCTIONS
         .iter()
         .any(|name| word_positions(text, name.as_bytes()).next().is_some())
     {
-        return Some(0);
+        return Some(Finding {
+            offset: 0,
+            kind: Kind::FunctionCall,
+        });
     }
-    if let Some(pos) = word_positions(text, b"password").next() {
-        let about_roles = [&b"role"[..], b"user", b"group"]
-            .iter()
-            .any(|w| word_positions(text, w).next().is_some());
-        if about_roles {
-            note(pos);
-        }
-    }
-    first
-}
-
-/// `text` cut at its sensitive part, which is replaced by a marker.
-pub fn redact(text: &[u8]) -> Option<Vec<u8>> {
-    sensitive_offset(text).map(|cut| {
-        let mut out = text[..cut.min(MAX_KEPT_PREFIX)].to_vec();
-        out.extend_from_slice(REDACTED.as_bytes());
-        out
+    let pos = word_positions(text, b"password").next()?;
+    let about_roles = [&b"role"[..], b"user", b"group"]
+        .iter()
+        .any(|w| word_positions(text, w).next().is_some());
+    about_roles.then_some(Finding {
+        offset: pos,
+        kind: Kind::RoleOption,
     })
 }
 
-/// Overwrites `text[range]` from its sensitive part (or entirely, when
-/// `whole` is set and nothing is found) with '*', keeping every byte offset
-/// valid so that statement locations still point at the right places.
-pub fn mask(text: &mut [u8], start: usize, end: usize, whole: bool) -> bool {
-    let end = end.min(text.len());
-    if start >= end {
-        return false;
+/// Where the password-carrying part of `text` starts: the PASSWORD word
+/// of a statement about a role or user (the password follows it), or the
+/// very start when the text calls a function that takes a password (its
+/// arguments may be built anywhere in the statement). None when the text
+/// carries no password.
+pub fn find(text: &[u8]) -> Option<Finding> {
+    plain_words(text).or_else(|| encoded_forms(text, 0))
+}
+
+/// Cheap necessary condition for a statement to name a password function
+/// in a way the parser accepts: its letters (`_password`, `_managed_user`,
+/// in any case) or a Unicode-escaped identifier (`U&"`).
+pub fn may_name_password_function(text: &[u8]) -> bool {
+    text.iter().enumerate().any(|(i, &b)| match b {
+        b'_' => {
+            let rest = &text[i + 1..];
+            [&b"password"[..], b"managed_user"]
+                .iter()
+                .any(|w| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w))
+        }
+        b'&' => i > 0 && text[i - 1].eq_ignore_ascii_case(&b'u') && text.get(i + 1) == Some(&b'"'),
+        _ => false,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Literals and identifiers that the lexer decodes.
+
+fn prefixed(text: &[u8], at: usize, prefix: &[u8]) -> bool {
+    at >= prefix.len()
+        && text[at - prefix.len()..at].eq_ignore_ascii_case(prefix)
+        && (at == prefix.len() || !is_word_byte(text[at - prefix.len() - 1]))
+}
+
+/// Index of the quote that closes the literal or identifier opened at
+/// `open` (or text.len() when it is unterminated). Doubled quotes stay
+/// inside; with `backslash`, so does any escaped character.
+fn closing_quote(text: &[u8], open: usize, backslash: bool) -> usize {
+    let quote = text[open];
+    let mut i = open + 1;
+    while i < text.len() {
+        match text[i] {
+            b'\\' if backslash => i += 2,
+            q if q == quote && text.get(i + 1) == Some(&quote) => i += 2,
+            q if q == quote => return i,
+            _ => i += 1,
+        }
     }
-    let from = match sensitive_offset(&text[start..end]) {
-        Some(offset) => start + offset,
-        None if whole => start,
-        None => return false,
+    text.len()
+}
+
+/// The escape character of a Unicode literal: `UESCAPE 'c'` after it, or `\`.
+fn unicode_escape_char(text: &[u8], after: usize) -> u8 {
+    let rest = &text[after.min(text.len())..];
+    let skip = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let rest = &rest[skip(rest)..];
+    if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b"uescape") {
+        let rest = &rest[7..];
+        let rest = &rest[skip(rest)..];
+        if rest.len() >= 3 && rest[0] == b'\'' && rest[2] == b'\'' {
+            return rest[1];
+        }
+    }
+    b'\\'
+}
+
+fn hex_value(digits: &[u8]) -> Option<u32> {
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|s| u32::from_str_radix(s, 16).ok())
+}
+
+fn push_code_point(out: &mut Vec<u8>, code: u32) {
+    let c = char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER);
+    let mut buf = [0u8; 4];
+    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+}
+
+/// Decodes the body of a literal or quoted identifier: doubled quotes, and
+/// the escapes the lexer would resolve. `escape` is the Unicode escape
+/// character (U&), `backslash` turns on C-style escapes (E'', and plain
+/// strings in case standard_conforming_strings is off). None when the
+/// result would exceed MAX_DECODED bytes.
+fn decode(body: &[u8], quote: u8, escape: Option<u8>, backslash: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len().min(MAX_DECODED));
+    let mut i = 0;
+    while i < body.len() {
+        if out.len() > MAX_DECODED {
+            return None;
+        }
+        let b = body[i];
+        if b == quote && body.get(i + 1) == Some(&quote) {
+            out.push(quote);
+            i += 2;
+        } else if Some(b) == escape {
+            let rest = &body[i + 1..];
+            if rest.first() == Some(&b) {
+                out.push(b);
+                i += 2;
+            } else if rest.first() == Some(&b'+') && rest.len() >= 7 {
+                push_code_point(&mut out, hex_value(&rest[1..7]).unwrap_or(0xFFFD));
+                i += 8;
+            } else if rest.len() >= 4 {
+                push_code_point(&mut out, hex_value(&rest[..4]).unwrap_or(0xFFFD));
+                i += 5;
+            } else {
+                out.push(b);
+                i += 1;
+            }
+        } else if b == b'\\' && backslash && i + 1 < body.len() {
+            i += 1 + backslash_escape(&body[i + 1..], &mut out);
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    (out.len() <= MAX_DECODED).then_some(out)
+}
+
+/// Decodes one C-style escape (E'' strings) whose backslash came just before
+/// `rest`; returns how many bytes of `rest` it used.
+fn backslash_escape(rest: &[u8], out: &mut Vec<u8>) -> usize {
+    let digits = |from: usize, max: usize, radix: u32| {
+        let n = rest[from..]
+            .iter()
+            .take(max)
+            .take_while(|c| (**c as char).is_digit(radix))
+            .count();
+        let value = std::str::from_utf8(&rest[from..from + n])
+            .ok()
+            .and_then(|s| u32::from_str_radix(s, radix).ok());
+        (n, value)
     };
-    text[from..end].iter_mut().for_each(|b| *b = b'*');
-    true
+    match rest[0] {
+        b'b' => out.push(8),
+        b'f' => out.push(12),
+        b'n' => out.push(b'\n'),
+        b'r' => out.push(b'\r'),
+        b't' => out.push(b'\t'),
+        b'0'..=b'7' => {
+            let (n, value) = digits(0, 3, 8);
+            out.push(value.unwrap_or(0) as u8);
+            return n;
+        }
+        b'x' => {
+            let (n, value) = digits(1, 2, 16);
+            match value {
+                Some(v) => out.push(v as u8),
+                None => out.push(b'x'),
+            }
+            return 1 + n;
+        }
+        b'u' | b'U' => {
+            let want = if rest[0] == b'u' { 4 } else { 8 };
+            let (n, value) = digits(1, want, 16);
+            match value.filter(|_| n == want) {
+                Some(code) => push_code_point(out, code),
+                None => out.push(rest[0]),
+            }
+            return 1 + if n == want { n } else { 0 };
+        }
+        other => out.push(other),
+    }
+    1
+}
+
+/// Looks for passwords that the plain words of `text` do not show: names
+/// spelled with Unicode escapes, and literals whose decoded content (a
+/// function body, a string a DO block EXECUTEs) carries one. Comments are
+/// skipped here: their words were already seen as written.
+fn encoded_forms(text: &[u8], depth: u8) -> Option<Finding> {
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'-' if text.get(i + 1) == Some(&b'-') => {
+                i += text[i..].iter().position(|&b| b == b'\n').unwrap_or(text.len() - i);
+            }
+            b'/' if text.get(i + 1) == Some(&b'*') => {
+                let mut level = 0usize;
+                while i < text.len() {
+                    if text[i..].starts_with(b"/*") {
+                        level += 1;
+                        i += 2;
+                    } else if text[i..].starts_with(b"*/") {
+                        level -= 1;
+                        i += 2;
+                        if level == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'"' => {
+                let close = closing_quote(text, i, false);
+                if prefixed(text, i, b"u&") {
+                    let escape = unicode_escape_char(text, close + 1);
+                    let body = &text[i + 1..close];
+                    // A name is short; a long identifier cannot be one.
+                    if body.len() <= 256 {
+                        if let Some(name) = decode(body, b'"', Some(escape), false) {
+                            if names_password_function(&name) {
+                                return Some(Finding {
+                                    offset: 0,
+                                    kind: Kind::FunctionCall,
+                                });
+                            }
+                        }
+                    }
+                }
+                i = close + 1;
+            }
+            b'\'' => {
+                let e_string = prefixed(text, i, b"e");
+                let unicode = prefixed(text, i, b"u&");
+                let close = closing_quote(text, i, e_string);
+                let body = &text[i + 1..close];
+                let start = if unicode { i - 2 } else if e_string { i - 1 } else { i };
+                let needs_decoding = body.contains(&b'\'') || body.contains(&b'\\');
+                let finding = if !needs_decoding {
+                    // Same bytes as written: only nested encodings remain.
+                    if depth < MAX_DEPTH {
+                        encoded_forms(body, depth + 1)
+                    } else {
+                        None
+                    }
+                } else if depth >= MAX_DEPTH {
+                    Some(Finding {
+                        offset: start,
+                        kind: Kind::FunctionCall,
+                    })
+                } else {
+                    let escape = unicode.then(|| unicode_escape_char(text, close + 1));
+                    match decode(body, b'\'', escape, !unicode) {
+                        Some(decoded) => plain_words(&decoded)
+                            .or_else(|| encoded_forms(&decoded, depth + 1)),
+                        None => Some(Finding {
+                            offset: start,
+                            kind: Kind::FunctionCall,
+                        }),
+                    }
+                };
+                if let Some(found) = finding {
+                    return Some(Finding {
+                        offset: start,
+                        kind: found.kind,
+                    });
+                }
+                i = close + 1;
+            }
+            b'$' if i == 0 || !is_word_byte(text[i - 1]) => {
+                // $tag$ ... $tag$: the body is the text as written, one
+                // level down (parameters like $1 are not quotes).
+                let tag_len = text[i + 1..]
+                    .iter()
+                    .take_while(|&&b| is_word_byte(b) && b != b'$')
+                    .count();
+                let opens = text.get(i + 1 + tag_len) == Some(&b'$')
+                    && !text.get(i + 1).is_some_and(u8::is_ascii_digit);
+                if !opens {
+                    i += 1;
+                    continue;
+                }
+                let tag = &text[i..i + tag_len + 2];
+                let body_start = i + tag.len();
+                let body_end = text[body_start..]
+                    .windows(tag.len())
+                    .position(|w| w == tag)
+                    .map_or(text.len(), |p| body_start + p);
+                if depth < MAX_DEPTH {
+                    if let Some(found) = encoded_forms(&text[body_start..body_end], depth + 1) {
+                        return Some(Finding {
+                            offset: i,
+                            kind: found.kind,
+                        });
+                    }
+                }
+                i = body_end + tag.len();
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// Masking.
+
+/// Blanks the characters of one literal token (as PostgreSQL's lexer cut
+/// it: `'...'`, `E'...'`, `U&'...'`, `B'...'`, `X'...'`, `N'...'`,
+/// `$tag$...$tag$`) with '*', keeping its delimiters and its length, so the
+/// text still lexes into the same tokens at the same places (what
+/// pg_stat_statements relies on when it normalizes constants). Other tokens
+/// are left alone.
+pub fn blank_literal(token: &mut [u8]) {
+    let open = match token {
+        [b'\'', ..] => 1,
+        [p, b'\'', ..] if b"eEbBxXnN".contains(p) => 2,
+        [u, b'&', b'\'', ..] if u.eq_ignore_ascii_case(&b'u') => 3,
+        [b'$', rest @ ..] if rest.first().is_some_and(|b| !b.is_ascii_digit()) => {
+            match rest.iter().position(|&b| b == b'$') {
+                Some(p) => p + 2,
+                None => return,
+            }
+        }
+        _ => return,
+    };
+    let close = if token[0] == b'$' {
+        let tag = open;
+        if token.len() >= 2 * tag {
+            token.len() - tag
+        } else {
+            token.len()
+        }
+    } else if token.len() > open && token.ends_with(b"'") {
+        token.len() - 1
+    } else {
+        token.len()
+    };
+    if open < close {
+        token[open..close].fill(b'*');
+    }
+}
+
+/// Error messages quote the input they could not read: `... at or near
+/// "<the rest of the statement>"`. Where that quotation starts.
+pub fn quoted_input(message: &[u8]) -> Option<usize> {
+    const NEAR: &[u8] = b" at or near ";
+    message
+        .windows(NEAR.len())
+        .position(|w| w == NEAR)
+        .map(|p| p + NEAR.len())
+}
+
+/// The span of a message from its first to its last double quote: where a
+/// message quotes values (a name, which may be a password passed in the
+/// wrong argument).
+pub fn quoted_values(message: &[u8]) -> Option<(usize, usize)> {
+    let first = message.iter().position(|&b| b == b'"')?;
+    let last = message.iter().rposition(|&b| b == b'"').unwrap_or(first);
+    let end = if last > first { last + 1 } else { message.len() };
+    Some((first, end))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn red(s: &str) -> Option<String> {
-        redact(s.as_bytes()).map(|v| String::from_utf8(v).unwrap())
+    fn off(s: &str) -> Option<usize> {
+        find(s.as_bytes()).map(|f| f.offset)
+    }
+
+    fn kind(s: &str) -> Option<Kind> {
+        find(s.as_bytes()).map(|f| f.kind)
     }
 
     #[test]
     fn finds_role_passwords() {
-        assert_eq!(
-            red("ALTER ROLE alex WITH PASSWORD 'hunter2hunter2'").unwrap(),
-            format!("ALTER ROLE alex WITH {REDACTED}")
-        );
-        assert!(red("create user bob encrypted password 'x' valid until '2030-01-01'").is_some());
-        // Conservative: a role that is itself called "password" is redacted too.
-        assert!(red("CREATE ROLE \"PassWord\" LOGIN").is_some());
-        assert!(red("CREATE ROLE passwords LOGIN").is_none());
-        assert!(red("SELECT 1; alter group g password 'y'")
-            .unwrap()
-            .starts_with("SELECT 1; alter group g "));
+        let s = "ALTER ROLE alex WITH PASSWORD 'hunter2hunter2'";
+        assert_eq!(off(s), Some(s.find("PASSWORD").unwrap()));
+        assert_eq!(kind(s), Some(Kind::RoleOption));
+        assert!(off("create user bob encrypted password 'x' valid until '2030-01-01'").is_some());
+        // Conservative: a role that is itself called "password" counts too.
+        assert!(off("CREATE ROLE \"PassWord\" LOGIN").is_some());
+        assert!(off("CREATE ROLE passwords LOGIN").is_none());
+        assert_eq!(off("SELECT 1; alter group g password 'y'"), Some(24));
     }
 
     #[test]
-    fn finds_function_calls() {
-        let r =
-            red("SELECT managed_roles.create_managed_user('a', 'writer', 'S3cret-Pass')").unwrap();
-        assert_eq!(r, REDACTED);
-        let r = red("SELECT check_password(p) FROM unnest(ARRAY['S3cret-Pass']) p").unwrap();
-        assert_eq!(r, REDACTED);
-        assert!(red("select reset_managed_password('a','b')").is_some());
-        assert!(red("SELECT check_password('x')").is_some());
+    fn finds_function_calls_in_any_spelling() {
+        for s in [
+            "SELECT managed_roles.create_managed_user('a', 'writer', 'S3cret-Pass')",
+            "SELECT check_password(p) FROM unnest(ARRAY['S3cret-Pass']) p",
+            "select reset_managed_password('a','b')",
+            "SELECT managed_roles.\"create_managed_user\"('a','w','p')",
+            "SELECT managed_roles.U&\"create\\005fmanaged\\005fuser\"('a','w','p')",
+            "SELECT managed_roles.u&\"check!005fpassword\" UESCAPE '!' ('pw')",
+            "SELECT managed_roles.U&\"\\+000063heck_password\"('pw')",
+            "COPY (SELECT managed_roles.CREATE_MANAGED_USER('x','writer','pw')) TO STDOUT",
+        ] {
+            assert_eq!(kind(s), Some(Kind::FunctionCall), "{s}");
+            assert_eq!(off(s), Some(0), "{s}");
+        }
     }
 
     #[test]
-    fn long_statements_are_scanned_in_place_and_kept_short() {
-        let filler = "x".repeat(200_000);
-        let long = format!("SELECT '{filler}'; ALTER ROLE a PASSWORD 'hunter2hunter2'");
-        let r = red(&long).unwrap();
-        assert!(r.ends_with(REDACTED));
-        assert!(r.len() <= MAX_KEPT_PREFIX + REDACTED.len());
-        assert!(!r.contains("hunter2"));
-        assert!(red(&format!("SeLeCt {filler} CrEaTe_MaNaGeD_UsEr")).is_some());
+    fn decodes_bodies_and_nested_literals() {
+        for s in [
+            // E'' escapes in a DO body
+            "DO E'BEGIN PERFORM managed_roles.\\x63reate_managed_user(''a'',''w'',''p''); END'",
+            "DO E'BEGIN EXECUTE ''ALTER ROLE x \\120ASSWORD ''''pw''''''; END'",
+            // U& string body
+            "DO U&'BEGIN PERFORM managed_roles.\\0063heck_password(''pw''); END'",
+            // nested once more, inside a dollar-quoted body
+            "DO $$BEGIN EXECUTE E'SELECT managed_roles.\\u0063heck_password(''pw'')'; END$$",
+        ] {
+            assert!(off(s).is_some(), "{s}");
+        }
+        // Unterminated literals (lexer errors) are still literals.
+        assert!(off("ALTER ROLE me PASSWORD 'never-closed").is_some());
+        assert!(off("DO E'\\x63reate_managed_user").is_some());
     }
 
     #[test]
@@ -135,27 +506,78 @@ mod tests {
             "SELECT * FROM pg_user",
             "GRANT SELECT ON t TO current_user",
             "SELECT 'password'",
+            "SELECT E'line\\none', U&'d\\0061t\\+000061', 'it''s' -- don't",
+            "SELECT $1::text, $$dollar$$, $q$it's$q$ /* ' */",
             "short",
             "",
         ] {
-            assert_eq!(red(s), None, "{s}");
+            assert_eq!(off(s), None, "{s}");
         }
     }
 
     #[test]
-    fn masking_keeps_offsets() {
-        let original = "SELECT 1; ALTER ROLE a PASSWORD 'é-secret'; SELECT 2";
-        let mut text = original.as_bytes().to_vec();
-        let start = 10;
-        let end = original.find("; SELECT 2").unwrap();
-        assert!(mask(&mut text, start, end, true));
-        let masked = String::from_utf8(text).unwrap();
-        assert_eq!(masked.len(), original.len());
-        assert!(masked.starts_with("SELECT 1; ALTER ROLE a *****"));
-        assert!(masked.ends_with("; SELECT 2") && !masked.contains("secret"));
-        let mut plain = b"CREATE ROLE x LOGIN".to_vec();
-        assert!(!mask(&mut plain, 0, 19, false));
-        assert!(mask(&mut plain, 0, 19, true));
-        assert_eq!(plain, b"*******************".to_vec());
+    fn decoding_is_bounded() {
+        // A literal too long to decode counts as sensitive, from its start.
+        let big = format!("SELECT 'x', E'{}'", "\\n".repeat(MAX_DECODED + 1));
+        assert_eq!(off(&big), Some(12));
+        // A long literal without escapes is scanned in place, not copied.
+        let plain = format!("SELECT '{}'", "y".repeat(4 * MAX_DECODED));
+        assert_eq!(off(&plain), None);
+        // Deep nesting stops at MAX_DEPTH, conservatively.
+        let mut s = String::from("pw");
+        for _ in 0..8 {
+            s = format!("'{}'", s.replace('\'', "''"));
+        }
+        assert!(off(&format!("DO {s}")).is_some());
+    }
+
+    #[test]
+    fn long_statements_are_scanned_in_place() {
+        let filler = "x".repeat(200_000);
+        let long = format!("SELECT '{filler}'; ALTER ROLE a PASSWORD 'hunter2hunter2'");
+        assert_eq!(off(&long), Some(long.find("PASSWORD").unwrap()));
+        assert!(off(&format!("SeLeCt {filler} CrEaTe_MaNaGeD_UsEr")).is_some());
+    }
+
+    #[test]
+    fn prefilter_is_a_necessary_condition() {
+        assert!(may_name_password_function(b"select CREATE_MANAGED_USER()"));
+        assert!(may_name_password_function(b"select check_Password()"));
+        assert!(may_name_password_function(b"select U&\"\\0063\"()"));
+        assert!(!may_name_password_function(
+            b"SELECT abalance FROM pgbench_accounts WHERE aid = $1"
+        ));
+        assert!(!may_name_password_function(b"SELECT a & b"));
+    }
+
+    #[test]
+    fn blanking_keeps_token_shapes() {
+        let blank = |t: &str| {
+            let mut b = t.as_bytes().to_vec();
+            blank_literal(&mut b);
+            String::from_utf8(b).unwrap()
+        };
+        assert_eq!(blank("'pw'"), "'**'");
+        assert_eq!(blank("'it''s'"), "'*****'");
+        assert_eq!(blank("E'a\\'b'"), "E'****'");
+        assert_eq!(blank("U&'d\\0061'"), "U&'******'");
+        assert_eq!(blank("$q$body's$q$"), "$q$******$q$");
+        assert_eq!(blank("$$x$$"), "$$*$$");
+        assert_eq!(blank("'é'"), "'**'");
+        assert_eq!(blank("'a'\n'b'"), "'*****'");
+        for other in ["$1", "PASSWORD", "\"x\"", "U&\"x\"", "42", "''"] {
+            assert_eq!(blank(other), other);
+        }
+    }
+
+    #[test]
+    fn finds_quoted_input_and_values() {
+        let m = b"unterminated quoted string at or near \"'hunter2";
+        assert_eq!(quoted_input(m), Some(38));
+        assert_eq!(quoted_input(b"syntax error at end of input"), None);
+        let m = b"template \"pa\"ss\" does not exist";
+        assert_eq!(quoted_values(m), Some((9, 16)));
+        assert_eq!(quoted_values(b"a \"b"), Some((2, 4)));
+        assert_eq!(quoted_values(b"none"), None);
     }
 }

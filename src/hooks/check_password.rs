@@ -9,17 +9,10 @@ use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::ffi::{c_char, CStr};
 
-static mut PREVIOUS: pg_sys::check_password_hook_type = None;
-
-pub fn install() {
-    // Build zxcvbn's dictionaries in the postmaster: backends inherit them
-    // and never pay the first-call cost or private memory for them.
+/// Builds zxcvbn's dictionaries in the postmaster: backends inherit them
+/// and never pay the first-call cost or private memory for them.
+pub fn warm_up() {
     policy::warm_up_zxcvbn();
-    // SAFETY: hooks are installed once, in the postmaster, before forking.
-    unsafe {
-        PREVIOUS = pg_sys::check_password_hook;
-        pg_sys::check_password_hook = Some(check_password);
-    }
 }
 
 /// Lets a long check respond to query cancel.
@@ -55,30 +48,33 @@ pub fn hashed_rejection() -> Failure {
     .hint("Send the password in plaintext over an encrypted connection (CREATE/ALTER ROLE ... PASSWORD '...'), or call managed_roles.reset_managed_password() to have one generated.")
 }
 
+/// First, before any other check_password hook or the server hashes it: a
+/// bounded length, measured without copying.
+///
+/// # Safety
+/// `shadow_pass` is the NUL-terminated password PostgreSQL is about to store.
 #[pg_guard]
-unsafe extern "C-unwind" fn check_password(
-    username: *const c_char,
-    shadow_pass: *const c_char,
-    password_type: pg_sys::PasswordType::Type,
-    validuntil_time: pg_sys::Datum,
-    validuntil_null: bool,
-) {
-    // First, before any other hook or the server hashes it: a bounded
-    // length, measured without copying.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn managed_roles_check_password_length(shadow_pass: *const c_char) {
     crate::password::check_length(
         CStr::from_ptr(shadow_pass).to_bytes().len(),
         gucs::max_password_length(),
     )
     .or_raise();
-    if let Some(previous) = PREVIOUS {
-        previous(
-            username,
-            shadow_pass,
-            password_type,
-            validuntil_time,
-            validuntil_null,
-        );
-    }
+}
+
+/// The policy, after the previous hooks: hashed passwords unless allowed,
+/// and the strength of plaintext ones.
+///
+/// # Safety
+/// Called by the C hook with PostgreSQL's arguments.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn managed_roles_check_password(
+    username: *const c_char,
+    shadow_pass: *const c_char,
+    password_type: pg_sys::PasswordType::Type,
+) {
     if password_type != pg_sys::PasswordType::PASSWORD_TYPE_PLAINTEXT {
         if gucs::ALLOW_HASHED_PASSWORDS.get() {
             return;

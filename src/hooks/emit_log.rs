@@ -1,47 +1,80 @@
-//! emit_log_hook: statements that carry a password reach the server log
-//! redacted: the `statement:` and `duration:` lines, the `STATEMENT:` line
-//! after an error, bind parameters and internal queries.
+//! emit_log_hook: no log entry keeps a password.
+//!
+//! For a statement that carries one (by the verdict `masking` keeps for the
+//! current statement, or by the text rules of `redact` for lines written
+//! before it was parsed or for statements that do not parse):
+//! - log lines (`statement:`, `duration: ... statement:`, `execute <name>:`,
+//!   auto_explain's query text) are cut where the password starts;
+//! - error messages lose the input they quote (`... at or near "..."`, from
+//!   the lexer and the grammar), and, in a call of a password function,
+//!   every value they quote (a password passed as a name is echoed back);
+//! - CONTEXT and QUERY lines that quote such statements are cut, bind
+//!   parameters are dropped, and the STATEMENT line is not written;
+//! - after an error, pg_stat_activity shows the statement cut as well.
+//!
+//! Every rewrite is allocated in ErrorContext without raising on failure;
+//! if memory is short the field is cut in place instead.
 
 use crate::gucs;
-use crate::redact;
+use crate::masking;
+use crate::redact::{self, Finding, Kind};
 use pgrx::prelude::*;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 
-static mut PREVIOUS: pg_sys::emit_log_hook_type = None;
-
-pub fn install() {
-    // SAFETY: installed once, in the postmaster.
-    unsafe {
-        PREVIOUS = pg_sys::emit_log_hook;
-        pg_sys::emit_log_hook = Some(emit_log);
-    }
-}
-
-/// Replaces a palloc'd string field with its redacted form. Returns whether
-/// the field carried a password.
-unsafe fn redact_field(field: &mut *mut c_char) -> bool {
+/// SAFETY (for callers): `field` is null or a NUL-terminated string.
+unsafe fn bytes<'a>(field: *const c_char) -> &'a [u8] {
     if field.is_null() {
-        return false;
-    }
-    let Some(redacted) = redact::redact(CStr::from_ptr(*field).to_bytes()) else {
-        return false;
-    };
-    replace_field(field, redacted);
-    true
-}
-
-unsafe fn replace_field(field: &mut *mut c_char, text: Vec<u8>) {
-    if let Ok(text) = CString::new(text) {
-        *field = pg_sys::MemoryContextStrdup(pg_sys::ErrorContext, text.as_ptr());
+        &[]
+    } else {
+        CStr::from_ptr(field).to_bytes()
     }
 }
 
-unsafe fn mentions_parameters(field: *mut c_char) -> bool {
-    !field.is_null()
-        && CStr::from_ptr(field)
-            .to_bytes()
-            .windows(10)
-            .any(|w| w == b"parameters")
+/// Rewrites a string field of the error being reported as
+/// `field[..from] + marker + field[to..]`, keeping at most MAX_KEPT_PREFIX
+/// bytes in front (cut on a character boundary).
+///
+/// SAFETY: `field` is a string of the ErrorData being reported (palloc'd
+/// in ErrorContext, freed by elog.c), so it may be replaced or cut.
+unsafe fn rewrite(field: &mut *mut c_char, from: usize, to: usize, marker: &[u8]) {
+    let old = bytes(*field);
+    let to = to.min(old.len());
+    let wanted = from.min(to).min(redact::MAX_KEPT_PREFIX);
+    let keep = usize::try_from(pg_sys::pg_mbcliplen(*field, wanted as i32, wanted as i32)).unwrap_or(0);
+    let tail = &old[to..];
+    let size = keep + marker.len() + tail.len() + 1;
+    let new = pg_sys::MemoryContextAllocExtended(
+        pg_sys::ErrorContext,
+        size,
+        pg_sys::MCXT_ALLOC_NO_OOM as i32,
+    )
+    .cast::<u8>();
+    if new.is_null() {
+        // No memory for the marker: cutting in place needs none.
+        *(*field).add(keep) = 0;
+        return;
+    }
+    // SAFETY: `new` holds `size` bytes, the three parts and the NUL.
+    std::ptr::copy_nonoverlapping(old.as_ptr(), new, keep);
+    std::ptr::copy_nonoverlapping(marker.as_ptr(), new.add(keep), marker.len());
+    std::ptr::copy_nonoverlapping(tail.as_ptr(), new.add(keep + marker.len()), tail.len());
+    *new.add(size - 1) = 0;
+    *field = new.cast();
+}
+
+unsafe fn cut_at(field: &mut *mut c_char, from: usize) {
+    rewrite(field, from, usize::MAX, redact::REDACTED.as_bytes());
+}
+
+/// Cuts a field that itself quotes a password-carrying statement.
+unsafe fn cut_if_sensitive(field: &mut *mut c_char) {
+    if let Some(f) = redact::find(bytes(*field)) {
+        cut_at(field, f.offset);
+    }
+}
+
+fn mentions_parameters(text: &[u8]) -> bool {
+    text.windows(10).any(|w| w == b"parameters")
 }
 
 /// Log lines (not errors) carry statement text: `statement: ...`,
@@ -50,79 +83,137 @@ fn is_log_line(elevel: i32) -> bool {
     elevel <= pg_sys::LOG as i32 || elevel == pg_sys::LOG_SERVER_ONLY as i32
 }
 
-unsafe fn field_sensitive(field: *const c_char) -> bool {
-    !field.is_null() && redact::sensitive_offset(CStr::from_ptr(field).to_bytes()).is_some()
+/// Where the statement text of a log line starts: after `statement: `, or
+/// after `execute|bind|parse <name>: ` (alone or after `duration: ...  `).
+fn label_end(message: &[u8]) -> Option<usize> {
+    const STATEMENT: &[u8] = b"statement: ";
+    if let Some(p) = message.windows(STATEMENT.len()).position(|w| w == STATEMENT) {
+        return Some(p + STATEMENT.len());
+    }
+    let start = message
+        .windows(2)
+        .position(|w| w == b"  ")
+        .map_or(0, |p| p + 2);
+    let rest = &message[start..];
+    [&b"execute "[..], b"bind ", b"parse "]
+        .iter()
+        .any(|label| rest.starts_with(label))
+        .then(|| rest.windows(2).position(|w| w == b": "))
+        .flatten()
+        .map(|p| start + p + 2)
 }
 
-/// A log line's statement text, cut at the password, or after its
-/// `statement:` / `execute <name>:` label when only another part of the
-/// entry (the prepared statement, the query) revealed it. Lines without
-/// statement text (`duration: 1.2 ms`) stay as they are.
-unsafe fn redact_log_line(field: &mut *mut c_char) {
-    if field.is_null() || redact_field(field) {
+/// A log line about the current statement, which carries a password from
+/// `verdict` on: cut it there. Lines that do not quote the statement
+/// (lock waits, temporary files) stay whole.
+unsafe fn redact_log_line(message: &mut *mut c_char, statement: &[u8], verdict: Option<Finding>) {
+    let text = bytes(*message);
+    if let Some(own) = redact::find(text) {
+        cut_at(message, own.offset.max(label_end(text).unwrap_or(0)));
         return;
     }
-    let text = CStr::from_ptr(*field).to_bytes();
-    let label_end = if let Some(p) = text.windows(11).position(|w| w == b"statement: ") {
-        p + 11
-    } else if [&b"execute "[..], b"bind ", b"parse "]
-        .iter()
-        .any(|l| text.starts_with(l))
-    {
-        match text.windows(2).position(|w| w == b": ") {
-            Some(p) => p + 2,
-            None => return,
-        }
-    } else {
+    let Some(verdict) = verdict else { return };
+    if let Some(label) = label_end(text) {
+        cut_at(message, label + verdict.offset);
         return;
-    };
-    let mut out = text[..label_end].to_vec();
-    out.extend_from_slice(redact::REDACTED.as_bytes());
-    replace_field(field, out);
+    }
+    // Other modules' lines quoting the statement (auto_explain's Query Text).
+    let head = &statement[..statement.len().min(64)];
+    if head.len() >= 8 {
+        if let Some(p) = text.windows(head.len()).position(|w| w == head) {
+            cut_at(message, p + verdict.offset);
+        }
+    }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
-    if !edata.is_null() && gucs::REDACT_PASSWORDS.get() {
-        let e = &mut *edata;
-        let statement_sensitive = field_sensitive(pg_sys::debug_query_string);
-        let log_line = is_log_line(e.elevel);
-        let sensitive = statement_sensitive
-            || (log_line && field_sensitive(e.message))
-            || field_sensitive(e.detail)
-            || field_sensitive(e.detail_log)
-            || field_sensitive(e.context)
-            || field_sensitive(e.internalquery);
-        if sensitive {
-            if log_line {
-                redact_log_line(&mut e.message);
-            } else if !e.message.is_null()
-                && CStr::from_ptr(e.message)
-                    .to_bytes()
-                    .starts_with(b"syntax error")
-            {
-                // Error messages are written by code and left alone, except a
-                // syntax error, which quotes the offending token.
-                replace_field(
-                    &mut e.message,
-                    b"syntax error in a statement that carries a password (details redacted by managed_roles)".to_vec(),
-                );
+/// Errors raised by this extension's own code (errors::Failure) carry its
+/// name as the function name.
+unsafe fn raised_by_managed_roles(e: &pg_sys::ErrorData) -> bool {
+    bytes(e.funcname) == b"managed_roles"
+}
+
+unsafe fn redact_entry(e: &mut pg_sys::ErrorData) {
+    let statement = bytes(pg_sys::debug_query_string);
+    let verdict = masking::verdict_for_log().or_else(|| redact::find(statement));
+    let log_line = is_log_line(e.elevel);
+    let mut quoted = None::<Finding>;
+    for field in [e.detail, e.detail_log, e.context, e.internalquery]
+        .into_iter()
+        .chain(log_line.then_some(e.message))
+    {
+        if let Some(found) = redact::find(bytes(field)) {
+            if quoted.is_none_or(|q| q.kind != Kind::FunctionCall) {
+                quoted = Some(found);
             }
-            // CONTEXT and QUERY lines quote statements (PL/pgSQL, SPI);
-            // DETAIL may hold the prepared statement or bind parameters.
-            redact_field(&mut e.context);
-            redact_field(&mut e.internalquery);
-            for field in [&mut e.detail, &mut e.detail_log, &mut e.context] {
-                if mentions_parameters(*field) {
-                    replace_field(field, b"parameters: <redacted by managed_roles>".to_vec());
-                } else if log_line {
-                    redact_field(field);
+        }
+    }
+    if verdict.is_none() && quoted.is_none() {
+        return;
+    }
+    let function_call = [verdict, quoted]
+        .iter()
+        .flatten()
+        .any(|f| f.kind == Kind::FunctionCall);
+    if log_line {
+        redact_log_line(&mut e.message, statement, verdict);
+    } else {
+        // Messages from the lexer and grammar quote the input itself.
+        if let Some(at) = redact::quoted_input(bytes(e.message)) {
+            cut_at(&mut e.message, at);
+        }
+        // A password given to one of our functions in the place of a name
+        // is echoed as that name by our own errors.
+        if function_call && raised_by_managed_roles(e) {
+            for field in [&mut e.message, &mut e.detail, &mut e.detail_log, &mut e.hint] {
+                if let Some((from, to)) = redact::quoted_values(bytes(*field)) {
+                    rewrite(field, from, to, redact::REDACTED.as_bytes());
                 }
             }
-            e.hide_stmt = true;
         }
     }
-    if let Some(previous) = PREVIOUS {
-        previous(edata);
+    // CONTEXT and QUERY lines quote statements (PL/pgSQL, SPI); DETAIL may
+    // hold the prepared statement or bind parameters.
+    cut_if_sensitive(&mut e.context);
+    cut_if_sensitive(&mut e.internalquery);
+    for field in [&mut e.detail, &mut e.detail_log, &mut e.context] {
+        if mentions_parameters(bytes(*field)) {
+            rewrite(field, 0, usize::MAX, b"parameters: <redacted by managed_roles>");
+        } else if log_line {
+            cut_if_sensitive(field);
+        }
+    }
+    e.hide_stmt = true;
+    if e.elevel >= pgrx::PgLogLevel::ERROR as i32 {
+        if let Some(verdict) = verdict {
+            masking::mask_activity_after_error(verdict);
+        }
+    }
+}
+
+/// Called by the C hook (src/pg/hooks.c) for every entry before the
+/// previous hook and the server log see it.
+///
+/// # Safety
+/// `edata` is the ErrorData being reported.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn managed_roles_redact_log_entry(edata: *mut pg_sys::ErrorData) {
+    if !edata.is_null() && gucs::REDACT_PASSWORDS.get() {
+        redact_entry(&mut *edata);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_end;
+
+    #[test]
+    fn finds_statement_labels() {
+        assert_eq!(label_end(b"statement: SELECT 1"), Some(11));
+        assert_eq!(label_end(b"duration: 0.1 ms  statement: SELECT 1"), Some(29));
+        assert_eq!(label_end(b"execute <unnamed>: SELECT 1"), Some(19));
+        assert_eq!(label_end(b"duration: 0.1 ms  bind s1: SELECT 1"), Some(27));
+        assert_eq!(label_end(b"duration: 0.1 ms"), None);
+        assert_eq!(label_end(b"process 12 still waiting for ShareLock"), None);
     }
 }

@@ -1,20 +1,30 @@
 //! Server hooks, installed only when the library is preloaded through
 //! shared_preload_libraries, so that every backend runs the same policy.
-//! Each hook saves and chains the one installed before it.
+//!
+//! The hooks themselves are C (src/pg/hooks.c): each asks the Rust
+//! functions of these modules for a decision and then calls the hook that
+//! was installed before it (or PostgreSQL's standard function), so that an
+//! error raised further down passes through unchanged.
 
 pub mod check_password;
 pub mod emit_log;
+pub mod post_parse_analyze;
 pub mod process_utility;
 pub mod shared_catalog;
 
 use pgrx::pg_sys;
+
+extern "C" {
+    /// src/pg/hooks.c: saves the previous hooks and installs ours.
+    fn managed_roles_install_hooks();
+}
 
 pub fn install() {
     // SAFETY: read once in _PG_init, in the postmaster.
     if !unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         return;
     }
-    check_password::install();
-    emit_log::install();
-    process_utility::install();
+    check_password::warm_up();
+    // SAFETY: once, in the postmaster, before any backend starts.
+    unsafe { managed_roles_install_hooks() };
 }

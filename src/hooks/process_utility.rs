@@ -3,71 +3,26 @@
 //! 1. The role guard: for non-superusers, statements about roles, role
 //!    memberships and database owners are checked against the policy in
 //!    `guard.rs`. Every other statement is passed on after one node-tag test.
-//! 2. Redaction: the password in the text of CREATE/ALTER ROLE ... PASSWORD
-//!    (and DO blocks that set one) is masked before the statement goes down
-//!    the hook chain, so pg_stat_statements, which stores utility statements
-//!    from its own ProcessUtility hook, never keeps it. managed_roles must
-//!    come after pg_stat_statements in shared_preload_libraries.
+//! 2. Masking: when a statement's text carries a password (the verdict of
+//!    `masking`), the hooks below this one (pg_stat_statements among them)
+//!    receive a copy of the text with the password masked, and
+//!    pg_stat_activity shows it masked again.
+//!
+//! The hook itself is C (src/pg/hooks.c): it calls the two functions below
+//! and hands the statement on to the next hook. Masking only works if it
+//! runs before the hooks that store text, so once every library is loaded
+//! it moves to the front of the chain, whatever the order of
+//! shared_preload_libraries.
 
 use super::shared_catalog as shared;
 use crate::errors::{insufficient_privilege, OrRaise};
 use crate::guard::{self, Action, Kind, Subject, SERVER_ACCESS_ROLES};
 use crate::gucs;
+use crate::masking;
 use crate::redact;
 use pgrx::prelude::*;
 use pgrx::PgList;
 use std::ffi::{c_char, CStr};
-
-static mut PREVIOUS: pg_sys::ProcessUtility_hook_type = None;
-
-pub fn install() {
-    // SAFETY: installed once, in the postmaster.
-    unsafe {
-        PREVIOUS = pg_sys::ProcessUtility_hook;
-        pg_sys::ProcessUtility_hook = Some(process_utility);
-    }
-}
-
-unsafe fn has_password_option(options: *mut pg_sys::List) -> bool {
-    let options = PgList::<pg_sys::DefElem>::from_pg(options);
-    let found = options.iter_ptr().any(|def| {
-        !(*def).defname.is_null() && CStr::from_ptr((*def).defname).to_bytes() == b"password"
-    });
-    found
-}
-
-/// A copy of `query` with the password part of this statement masked, or
-/// None when the statement carries no password.
-unsafe fn masked_query(
-    pstmt: *mut pg_sys::PlannedStmt,
-    query: *const c_char,
-) -> Option<*const c_char> {
-    let node = (*pstmt).utilityStmt;
-    if node.is_null() || query.is_null() {
-        return None;
-    }
-    let whole = match (*node).type_ {
-        pg_sys::NodeTag::T_CreateRoleStmt => {
-            has_password_option((*node.cast::<pg_sys::CreateRoleStmt>()).options)
-        }
-        pg_sys::NodeTag::T_AlterRoleStmt => {
-            has_password_option((*node.cast::<pg_sys::AlterRoleStmt>()).options)
-        }
-        pg_sys::NodeTag::T_DoStmt => false,
-        _ => return None,
-    };
-    let copy = pg_sys::pstrdup(query);
-    let len = CStr::from_ptr(copy).to_bytes().len();
-    let text = std::slice::from_raw_parts_mut(copy.cast::<u8>(), len);
-    let start = usize::try_from((*pstmt).stmt_location)
-        .unwrap_or(0)
-        .min(len);
-    let end = match usize::try_from((*pstmt).stmt_len) {
-        Ok(0) | Err(_) => len,
-        Ok(n) => (start + n).min(len),
-    };
-    redact::mask(text, start, end, whole).then_some(copy as *const c_char)
-}
 
 /// Statements the guard looks at; everything else costs one comparison.
 fn guarded(tag: pg_sys::NodeTag) -> bool {
@@ -346,63 +301,71 @@ unsafe fn check_statement(node: *mut pg_sys::Node) {
     }
 }
 
+/// Called by the C hook (src/pg/hooks.c) before the rest of the chain: the
+/// guard (raises if the statement is refused), then the masking verdict:
+/// `mask_from`/`mask_to` get the byte range whose literals the text passed
+/// down must have blanked (left at -1 when it carries no password). Returns
+/// whether `managed_roles_utility_after` must run once the statement ran.
+///
+/// # Safety
+/// Called by PostgreSQL's ProcessUtility with its own arguments; the two
+/// out-parameters point at ints of the caller.
 #[pg_guard]
-#[allow(clippy::too_many_arguments)]
-unsafe extern "C-unwind" fn process_utility(
+#[no_mangle]
+pub unsafe extern "C-unwind" fn managed_roles_utility_before(
     pstmt: *mut pg_sys::PlannedStmt,
-    query_string: *const c_char,
-    read_only_tree: bool,
+    query: *const c_char,
     context: pg_sys::ProcessUtilityContext::Type,
-    params: pg_sys::ParamListInfo,
-    query_env: *mut pg_sys::QueryEnvironment,
-    dest: *mut pg_sys::DestReceiver,
-    qc: *mut pg_sys::QueryCompletion,
-) {
+    mask_from: *mut i32,
+    mask_to: *mut i32,
+) -> bool {
     let node = (*pstmt).utilityStmt;
-    let tag = if node.is_null() {
-        pg_sys::NodeTag::T_Invalid
-    } else {
-        (*node).type_
-    };
+    if node.is_null() {
+        return false;
+    }
+    let tag = (*node).type_;
     let guard_this = guarded(tag) && !pg_sys::superuser();
     if guard_this {
         check_statement(node);
     }
-    let mut query = query_string;
-    if gucs::REDACT_PASSWORDS.get() {
-        if let Some(masked) = masked_query(pstmt, query_string) {
-            query = masked;
+    if gucs::REDACT_PASSWORDS.get() && !query.is_null() {
+        let text = CStr::from_ptr(query).to_bytes();
+        let (location, length) = ((*pstmt).stmt_location, (*pstmt).stmt_len);
+        if let Some(finding) = masking::utility_verdict(node, text, location, length) {
+            if context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL {
+                masking::utility_statement_runs(text, finding);
+            }
+            let (_, end) = masking::statement_range(location, length, text.len());
+            // Texts are below 1 GB (MaxAllocSize): offsets fit an int.
+            *mask_from = i32::try_from(finding.offset).unwrap_or(0);
+            *mask_to = i32::try_from(end).unwrap_or(i32::MAX);
         }
     }
-    match PREVIOUS {
-        Some(previous) => previous(
-            pstmt,
-            query,
-            read_only_tree,
-            context,
-            params,
-            query_env,
-            dest,
-            qc,
-        ),
-        None => pg_sys::standard_ProcessUtility(
-            pstmt,
-            query,
-            read_only_tree,
-            context,
-            params,
-            query_env,
-            dest,
-            qc,
-        ),
+    guard_this && tag == pg_sys::NodeTag::T_CreateRoleStmt
+}
+
+/// After a non-superuser's CREATE ROLE ran: remember who created the role,
+/// where every database can see it, for the CREATEROLE rule of PostgreSQL
+/// 16 on 14 and 15 too.
+///
+/// # Safety
+/// `pstmt` is the CREATE ROLE statement that just ran.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn managed_roles_utility_after(pstmt: *mut pg_sys::PlannedStmt) {
+    pg_sys::CommandCounterIncrement();
+    let name = (*(*pstmt).utilityStmt.cast::<pg_sys::CreateRoleStmt>()).role;
+    if let Some(oid) = resolve(&RoleRef::Name(name)) {
+        shared::record_creator(oid, pg_sys::GetUserId());
     }
-    if guard_this && tag == pg_sys::NodeTag::T_CreateRoleStmt {
-        // Remember who created the role, where every database can see it,
-        // for the CREATEROLE rule of PostgreSQL 16 on 14 and 15 too.
-        pg_sys::CommandCounterIncrement();
-        let name = (*node.cast::<pg_sys::CreateRoleStmt>()).role;
-        if let Some(oid) = resolve(&RoleRef::Name(name)) {
-            shared::record_creator(oid, pg_sys::GetUserId());
-        }
-    }
+}
+
+/// Blanks one literal token of a masked copy (see `redact::blank_literal`).
+///
+/// # Safety
+/// `token` points at `len` writable bytes of a palloc'd copy.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn managed_roles_blank_literal(token: *mut c_char, len: usize) {
+    redact::blank_literal(std::slice::from_raw_parts_mut(token.cast::<u8>(), len));
 }

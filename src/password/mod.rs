@@ -248,7 +248,10 @@ fn generate_password(length: default!(Option<i32>, 24)) -> String {
 #[pg_extern(stable, parallel_safe)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn check_password(password: Option<&str>, username: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+    crate::masking::password_function_called();
     let password = password.unwrap_or_else(|| not_null("password").raise());
+    // Before any copy: the hook refuses such a password the same way.
+    check_length(password.len(), crate::gucs::max_password_length()).unwrap_or_else(|f| f.raise());
     let cpassword = cstring(password);
     // SAFETY: get_password_type only reads the string.
     let kind = unsafe { pg_sys::get_password_type(cpassword.as_ptr()) };

@@ -1,0 +1,332 @@
+//! One masking mechanism for statement text that carries a password.
+//!
+//! The verdict (does this statement carry a password, and from which byte
+//! on) comes from the parse tree wherever one exists: the PASSWORD option of
+//! CREATE/ALTER ROLE, a call of a password-taking function of this
+//! extension found in the analyzed query, or the extension's own functions
+//! saying at run time that they received one (which also covers callers
+//! that wrap them). Text rules (`redact`) are used only where there is no
+//! tree: log lines written before parsing, statements that do not parse,
+//! the literals inside other utility statements (bodies, wrapped queries).
+//!
+//! The verdict is applied where the text goes, never by writing into a
+//! buffer that PostgreSQL or another module owns:
+//! - pg_stat_activity: the top-level text is reported again, cut at the
+//!   verdict, as soon as it is known (right after parse analysis).
+//! - pg_stat_statements and every other ProcessUtility hook: they receive a
+//!   masked copy of the text from managed_roles' hook, which runs first
+//!   whatever the order of shared_preload_libraries (hooks::process_utility).
+//! - the server log: hooks::emit_log consults the verdict kept here.
+
+use crate::redact::{self, Finding, Kind};
+use pgrx::pg_sys;
+use pgrx::PgList;
+use std::cell::Cell;
+use std::ffi::{c_char, c_void, CStr};
+
+/// What is known about the current top-level statement text
+/// (debug_query_string), identified by address and length: a new message
+/// reuses addresses, and the length tells a reused one apart in practice;
+/// a mix-up can only make the masking start earlier, never later.
+#[derive(Clone, Copy, Default)]
+struct Current {
+    text: usize,
+    len: usize,
+    masked_from: Option<usize>,
+    function_call: bool,
+    rest_scanned: bool,
+}
+
+thread_local! {
+    static CURRENT: Cell<Current> = Cell::new(Current::default());
+}
+
+/// SAFETY (for callers): `text` is null or a NUL-terminated string.
+unsafe fn c_bytes<'a>(text: *const c_char) -> &'a [u8] {
+    if text.is_null() {
+        &[]
+    } else {
+        CStr::from_ptr(text).to_bytes()
+    }
+}
+
+/// The state for `text`, reset when it is another text than last time.
+fn current_for(text: *const c_char, len: usize) -> Current {
+    let state = CURRENT.with(Cell::get);
+    if state.text == text as usize && state.len == len {
+        state
+    } else {
+        Current {
+            text: text as usize,
+            len,
+            ..Current::default()
+        }
+    }
+}
+
+/// Whether `text` is the top-level statement text of this backend.
+fn is_top_level(text: *const c_char) -> bool {
+    // SAFETY: reading a backend-local global.
+    !text.is_null() && text == unsafe { pg_sys::debug_query_string }
+}
+
+/// Records that the top-level text carries a password from byte `from`
+/// (and, with `function_call`, that a password function is called) and
+/// shows pg_stat_activity the text cut there.
+unsafe fn note(from: usize, function_call: bool) {
+    let text = pg_sys::debug_query_string;
+    if text.is_null() {
+        return;
+    }
+    let len = c_bytes(text).len();
+    let mut state = current_for(text, len);
+    state.masked_from = Some(state.masked_from.map_or(from, |f| f.min(from)));
+    state.function_call |= function_call;
+    CURRENT.with(|c| c.set(state));
+    report_activity(text, len, state.masked_from.unwrap_or(0));
+}
+
+/// Reports `text` cut at `from` (with the marker) as this backend's activity,
+/// bounded by track_activity_query_size. The query id survives the report.
+unsafe fn report_activity(text: *const c_char, len: usize, from: usize) {
+    if !pg_sys::pgstat_track_activities || pg_sys::MyBEEntry.is_null() {
+        return;
+    }
+    let limit = usize::try_from(pg_sys::pgstat_track_activity_query_size).unwrap_or(1024);
+    let room = limit.saturating_sub(redact::REDACTED.len() + 1);
+    let wanted = from.min(len).min(room);
+    // Cut on a character boundary of the server encoding.
+    let keep = usize::try_from(pg_sys::pg_mbcliplen(text, wanted as i32, wanted as i32)).unwrap_or(0);
+    let size = keep + redact::REDACTED.len() + 1;
+    let buf = pg_sys::MemoryContextAllocExtended(
+        pg_sys::CurrentMemoryContext,
+        size,
+        pg_sys::MCXT_ALLOC_NO_OOM as i32,
+    )
+    .cast::<u8>();
+    if buf.is_null() {
+        return;
+    }
+    // SAFETY: `buf` holds `size` bytes; `text` holds at least `keep`.
+    std::ptr::copy_nonoverlapping(text.cast::<u8>(), buf, keep);
+    std::ptr::copy_nonoverlapping(redact::REDACTED.as_ptr(), buf.add(keep), redact::REDACTED.len());
+    *buf.add(size - 1) = 0;
+    let query_id = pg_sys::pgstat_get_my_query_id();
+    pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, buf.cast());
+    pg_sys::pgstat_report_query_id(query_id, true);
+    pg_sys::pfree(buf.cast());
+}
+
+/// What the log hook needs to know about the current top-level text: where
+/// a parse-tree or run-time verdict says its password starts, and whether a
+/// password function is called in it.
+pub fn verdict_for_log() -> Option<Finding> {
+    // SAFETY: reading a backend-local global and the string it points to.
+    let text = unsafe { pg_sys::debug_query_string };
+    if text.is_null() {
+        return None;
+    }
+    let state = CURRENT.with(Cell::get);
+    let len = unsafe { c_bytes(text).len() };
+    if state.text != text as usize || state.len != len {
+        return None;
+    }
+    state.masked_from.map(|offset| Finding {
+        offset,
+        kind: if state.function_call {
+            Kind::FunctionCall
+        } else {
+            Kind::RoleOption
+        },
+    })
+}
+
+/// Called by the extension's password-taking functions when they run: the
+/// statement that called them (maybe through a wrapper that does not name
+/// them) carries a password somewhere, so all of its text is masked.
+pub fn password_function_called() {
+    // SAFETY: note() reads debug_query_string, a backend-local global.
+    unsafe { note(0, true) }
+}
+
+/// After an error in a statement whose text carries a password (which may
+/// not have parsed at all), pg_stat_activity keeps showing the text while
+/// the session sits idle: show it cut.
+pub fn mask_activity_after_error(finding: Finding) {
+    // SAFETY: see note().
+    unsafe { note(finding.offset, finding.kind == Kind::FunctionCall) }
+}
+
+// ---------------------------------------------------------------------------
+// Verdicts from parse trees.
+
+fn def_name_is(def: *mut pg_sys::DefElem, name: &[u8]) -> bool {
+    // SAFETY: `def` comes from a parse tree; defname is a C string or null.
+    unsafe { !(*def).defname.is_null() && CStr::from_ptr((*def).defname).to_bytes() == name }
+}
+
+/// The PASSWORD option of CREATE/ALTER ROLE with a value (PASSWORD NULL
+/// carries none): the byte where the option starts.
+unsafe fn password_option(options: *mut pg_sys::List, stmt_start: usize) -> Option<usize> {
+    PgList::<pg_sys::DefElem>::from_pg(options)
+        .iter_ptr()
+        .find(|&def| def_name_is(def, b"password") && !(*def).arg.is_null())
+        .map(|def| usize::try_from((*def).location).unwrap_or(stmt_start))
+}
+
+/// The statement range [start, end) of a statement within its source text.
+pub fn statement_range(location: i32, length: i32, text_len: usize) -> (usize, usize) {
+    let start = usize::try_from(location).unwrap_or(0).min(text_len);
+    let end = match usize::try_from(length) {
+        Ok(0) | Err(_) => text_len,
+        Ok(n) => (start + n).min(text_len),
+    };
+    (start, end)
+}
+
+/// Verdict on a utility statement: from its tree for statements about
+/// roles, from the text rules for every other one (their passwords can
+/// only be inside literals or queries they wrap: DO and function bodies,
+/// COPY (query), CREATE TABLE AS, DECLARE, EXPLAIN, PREPARE...).
+///
+/// SAFETY: `node` is a utility parse tree and `text` its NUL-terminated source.
+pub unsafe fn utility_verdict(
+    node: *mut pg_sys::Node,
+    text: &[u8],
+    location: i32,
+    length: i32,
+) -> Option<Finding> {
+    if node.is_null() {
+        return None;
+    }
+    let (start, end) = statement_range(location, length, text.len());
+    let role_option = |options| {
+        password_option(options, start).map(|offset| Finding {
+            offset: offset.clamp(start, end),
+            kind: Kind::RoleOption,
+        })
+    };
+    match (*node).type_ {
+        pg_sys::NodeTag::T_CreateRoleStmt => {
+            role_option((*node.cast::<pg_sys::CreateRoleStmt>()).options)
+        }
+        pg_sys::NodeTag::T_AlterRoleStmt => {
+            role_option((*node.cast::<pg_sys::AlterRoleStmt>()).options)
+        }
+        // Nothing in them is ever executed or stored as SQL.
+        pg_sys::NodeTag::T_TransactionStmt | pg_sys::NodeTag::T_VariableShowStmt => None,
+        _ => redact::find(&text[start..end]).map(|f| Finding {
+            offset: start + f.offset,
+            kind: f.kind,
+        }),
+    }
+}
+
+const PASSWORD_SCHEMA: &CStr = c"managed_roles";
+
+struct CallSearch {
+    schema: pg_sys::Oid,
+    found: bool,
+}
+
+/// Tree walker: a FuncExpr that calls one of the extension's
+/// password-taking functions, anywhere in the query and its subqueries.
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn find_password_call(node: *mut pg_sys::Node, context: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    let search = &mut *context.cast::<CallSearch>();
+    if (*node).type_ == pg_sys::NodeTag::T_FuncExpr {
+        let funcid = (*node.cast::<pg_sys::FuncExpr>()).funcid;
+        if pg_sys::get_func_namespace(funcid) == search.schema {
+            let name = pg_sys::get_func_name(funcid);
+            if !name.is_null() {
+                let bytes = CStr::from_ptr(name).to_bytes();
+                search.found = redact::PASSWORD_FUNCTIONS.iter().any(|f| f.as_bytes() == bytes);
+                pg_sys::pfree(name.cast());
+                if search.found {
+                    return true;
+                }
+            }
+        }
+    }
+    if (*node).type_ == pg_sys::NodeTag::T_Query {
+        return pg_sys::query_tree_walker(node.cast(), Some(find_password_call), context, 0);
+    }
+    pg_sys::expression_tree_walker(node, Some(find_password_call), context)
+}
+
+/// Verdict on an analyzed (non-utility) query: whether it calls a password
+/// function. The walk only runs when the text could name one at all.
+unsafe fn query_verdict(query: *mut pg_sys::Query, text: &[u8]) -> Option<Finding> {
+    let (start, end) = statement_range((*query).stmt_location, (*query).stmt_len, text.len());
+    if !redact::may_name_password_function(&text[start..end]) {
+        return None;
+    }
+    let schema = pg_sys::get_namespace_oid(PASSWORD_SCHEMA.as_ptr(), true);
+    if schema == pg_sys::Oid::INVALID {
+        return None;
+    }
+    let mut search = CallSearch { schema, found: false };
+    pg_sys::query_tree_walker(
+        query,
+        Some(find_password_call),
+        (&mut search as *mut CallSearch).cast(),
+        0,
+    );
+    search.found.then_some(Finding {
+        offset: start,
+        kind: Kind::FunctionCall,
+    })
+}
+
+/// Right after parse analysis of a top-level statement (post_parse_analyze):
+/// decide from its tree and mask pg_stat_activity before the statement runs.
+/// When the text holds further statements that are not parsed yet, their
+/// part of the text is judged by the text rules once.
+///
+/// SAFETY: `query` is the analyzed statement and `text` its source text.
+pub unsafe fn statement_parsed(query: *mut pg_sys::Query, text: *const c_char) {
+    if query.is_null() || !is_top_level(text) {
+        return;
+    }
+    let bytes = c_bytes(text);
+    let finding = if (*query).commandType == pg_sys::CmdType::CMD_UTILITY {
+        utility_verdict(
+            (*query).utilityStmt,
+            bytes,
+            (*query).stmt_location,
+            (*query).stmt_len,
+        )
+    } else {
+        query_verdict(query, bytes)
+    };
+    let (_, end) = statement_range((*query).stmt_location, (*query).stmt_len, bytes.len());
+    let mut later = None;
+    if end < bytes.len() {
+        let mut state = current_for(text, bytes.len());
+        if !state.rest_scanned {
+            state.rest_scanned = true;
+            CURRENT.with(|c| c.set(state));
+            later = redact::find(&bytes[end..]).map(|f| Finding {
+                offset: end + f.offset,
+                kind: f.kind,
+            });
+        }
+    }
+    for f in [finding, later].into_iter().flatten() {
+        note(f.offset, f.kind == Kind::FunctionCall);
+    }
+}
+
+/// A top-level utility statement is about to run (ProcessUtility): with the
+/// extended query protocol, Bind and Execute reported the text again, so
+/// mask it again. `text` is the statement text the hook received.
+pub fn utility_statement_runs(text: &[u8], finding: Finding) {
+    // SAFETY: debug_query_string is null or a C string owned by postgres.c.
+    let top = unsafe { c_bytes(pg_sys::debug_query_string) };
+    if top == text {
+        unsafe { note(finding.offset, finding.kind == Kind::FunctionCall) }
+    }
+}

@@ -1,0 +1,221 @@
+/*
+ * The hand-off between managed_roles' hooks and the rest of PostgreSQL.
+ *
+ * Every hook of managed_roles is this C code: it asks the Rust side for a
+ * decision (the role guard, the masking verdict, the password policy), then
+ * calls the next hook or PostgreSQL's standard function itself. An ERROR
+ * raised further down (by PostgreSQL, by another extension's hook, or "out
+ * of memory") therefore propagates by longjmp through C frames only, exactly
+ * as through any C extension: no Rust frame is skipped, and nothing converts
+ * the error (its cursor position, CONTEXT lines and fields stay as they are,
+ * and no Rust code has to allocate while memory is short).
+ *
+ * The Rust functions called here are guarded (pgrx #[pg_guard]): an error
+ * they raise is re-thrown as a PostgreSQL ERROR from their outermost frame,
+ * after their own frames have been unwound.
+ */
+#include "postgres.h"
+
+#include "commands/user.h"
+#include "common/keywords.h"
+#include "parser/analyze.h"
+#include "parser/scanner.h"
+#include "storage/ipc.h"
+#include "tcop/utility.h"
+#include "utils/elog.h"
+
+/* Decisions, in Rust (src/hooks/). */
+extern bool managed_roles_utility_before(PlannedStmt *pstmt, const char *query,
+										 ProcessUtilityContext context,
+										 int *mask_from, int *mask_to);
+extern void managed_roles_utility_after(PlannedStmt *pstmt);
+extern void managed_roles_statement_parsed(ParseState *pstate, Query *query);
+extern void managed_roles_check_password_length(const char *shadow_pass);
+extern void managed_roles_check_password(const char *username, const char *shadow_pass,
+										 PasswordType password_type);
+extern void managed_roles_redact_log_entry(ErrorData *edata);
+extern void managed_roles_blank_literal(char *token, size_t len);
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+static ProcessUtility_hook_type next_after_front = NULL;
+static bool moved_to_front = false;
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
+static check_password_hook_type prev_check_password = NULL;
+static emit_log_hook_type prev_emit_log = NULL;
+static shmem_startup_hook_type prev_shmem_startup = NULL;
+
+/*
+ * A copy of `query` in which every literal token that reaches into
+ * [from, to) has its characters blanked. PostgreSQL's own lexer finds the
+ * tokens, so the copy lexes into exactly the tokens of the original, at the
+ * same places: PREPARE and COPY re-analyze their query from this text, and
+ * pg_stat_statements cuts constants out of it by their locations. If the
+ * text no longer lexes (standard_conforming_strings changed since it was
+ * parsed, in the same query string), NULL.
+ */
+static const char *
+masked_copy(const char *query, int from, int to)
+{
+	size_t		len = strlen(query);
+	char	   *copy = pstrdup(query);
+	MemoryContext context = CurrentMemoryContext;
+	volatile bool lexed = true;
+
+	PG_TRY();
+	{
+		core_yy_extra_type extra;
+		core_yyscan_t scanner = scanner_init(query, &extra, &ScanKeywords, ScanKeywordTokens);
+
+		/* As pg_stat_statements does: no warnings from a second lexing. */
+		extra.escape_string_warning = false;
+		for (;;)
+		{
+			core_YYSTYPE value;
+			int			location;
+			size_t		token_len;
+
+			if (core_yylex(&value, &location, scanner) == 0 || location >= to)
+				break;
+			/* The lexer ends the current token with a NUL in scanbuf. */
+			token_len = strlen(extra.scanbuf + location);
+			if (location + (int) token_len > from && (size_t) location < len)
+				managed_roles_blank_literal(copy + location,
+											Min(token_len, len - location));
+		}
+		scanner_finish(scanner);
+	}
+	PG_CATCH();
+	{
+		/* A lexer error only allocated memory: forget it, mask nothing. */
+		MemoryContextSwitchTo(context);
+		FlushErrorState();
+		lexed = false;
+	}
+	PG_END_TRY();
+	return lexed ? copy : NULL;
+}
+
+static void
+guard_mask_and_call(ProcessUtility_hook_type next, PlannedStmt *pstmt, const char *query,
+					bool read_only_tree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *query_env,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	int			mask_from = -1;
+	int			mask_to = -1;
+	bool		after;
+
+	after = managed_roles_utility_before(pstmt, query, context, &mask_from, &mask_to);
+	if (mask_from >= 0)
+	{
+		const char *masked = masked_copy(query, mask_from, mask_to);
+
+		if (masked)
+			query = masked;
+	}
+	if (next)
+		next(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, query, read_only_tree, context, params,
+								query_env, dest, qc);
+	if (after)
+		managed_roles_utility_after(pstmt);
+}
+
+/* The registration made in _PG_init; a pass-through once moved to the front. */
+static void
+process_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree,
+				ProcessUtilityContext context, ParamListInfo params,
+				QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (moved_to_front)
+	{
+		if (prev_process_utility)
+			prev_process_utility(pstmt, query, read_only_tree, context, params,
+								 query_env, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, query, read_only_tree, context, params,
+									query_env, dest, qc);
+		return;
+	}
+	guard_mask_and_call(prev_process_utility, pstmt, query, read_only_tree, context,
+						params, query_env, dest, qc);
+}
+
+static void
+process_utility_front(PlannedStmt *pstmt, const char *query, bool read_only_tree,
+					  ProcessUtilityContext context, ParamListInfo params,
+					  QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc)
+{
+	guard_mask_and_call(next_after_front, pstmt, query, read_only_tree, context,
+						params, query_env, dest, qc);
+}
+
+/*
+ * After every preloaded library's _PG_init (in the postmaster, and again
+ * after a crash restart, when it finds the work done): if a library loaded
+ * later put its ProcessUtility hook in front of ours, ours moves to the
+ * front, so that no hook that stores statement text (pg_stat_statements)
+ * sees a password, whatever the order of shared_preload_libraries.
+ */
+static void
+shmem_startup(void)
+{
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+	if (!moved_to_front && ProcessUtility_hook != process_utility)
+	{
+		next_after_front = ProcessUtility_hook;
+		ProcessUtility_hook = process_utility_front;
+		moved_to_front = true;
+	}
+}
+
+static void
+post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	/*
+	 * Before the previous hook: pg_stat_statements calls the hook it chained
+	 * first and stores text right after, in either order.
+	 */
+	managed_roles_statement_parsed(pstate, query);
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+}
+
+static void
+check_password(const char *username, const char *shadow_pass, PasswordType password_type,
+			   Datum validuntil_time, bool validuntil_null)
+{
+	/* First, before any other hook or the server hashes it: its length. */
+	managed_roles_check_password_length(shadow_pass);
+	if (prev_check_password)
+		prev_check_password(username, shadow_pass, password_type, validuntil_time,
+							validuntil_null);
+	managed_roles_check_password(username, shadow_pass, password_type);
+}
+
+static void
+emit_log(ErrorData *edata)
+{
+	if (edata)
+		managed_roles_redact_log_entry(edata);
+	if (prev_emit_log)
+		prev_emit_log(edata);
+}
+
+/* Called once from _PG_init while shared_preload_libraries are loaded. */
+void
+managed_roles_install_hooks(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = process_utility;
+	prev_shmem_startup = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = post_parse_analyze;
+	prev_check_password = check_password_hook;
+	check_password_hook = check_password;
+	prev_emit_log = emit_log_hook;
+	emit_log_hook = emit_log;
+}
