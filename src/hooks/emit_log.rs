@@ -7,7 +7,8 @@
 //!   auto_explain's query text) are cut where the password starts;
 //! - error messages lose the input they quote (`... at or near "..."`, from
 //!   the lexer and the grammar), and, in a call of a password function,
-//!   every value they quote (a password passed as a name is echoed back);
+//!   the name our "does not exist" errors quote (a password passed in the
+//!   place of a name would come back as that name);
 //! - CONTEXT and QUERY lines that quote such statements are cut, bind
 //!   parameters are dropped, and the STATEMENT line is not written;
 //! - after an error, pg_stat_activity shows the statement cut as well.
@@ -126,10 +127,16 @@ unsafe fn redact_log_line(message: &mut *mut c_char, statement: &[u8], verdict: 
     }
 }
 
-/// Errors raised by this extension's own code (errors::Failure) carry its
-/// name as the function name.
-unsafe fn raised_by_managed_roles(e: &pg_sys::ErrorData) -> bool {
-    bytes(e.funcname) == b"managed_roles"
+const HIDDEN_VALUE: &[u8] = b"(a value hidden by managed_roles: it may be a password)";
+
+/// An error of this extension's own code (errors::Failure carries its name
+/// as the function name) saying that a name it was given names nothing.
+unsafe fn names_nothing(e: &pg_sys::ErrorData) -> bool {
+    let not_found = [
+        pgrx::PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        pgrx::PgSqlErrorCode::ERRCODE_INVALID_CATALOG_NAME,
+    ];
+    bytes(e.funcname) == b"managed_roles" && not_found.iter().any(|&code| code as i32 == e.sqlerrcode)
 }
 
 unsafe fn redact_entry(e: &mut pg_sys::ErrorData) {
@@ -155,18 +162,21 @@ unsafe fn redact_entry(e: &mut pg_sys::ErrorData) {
         .flatten()
         .any(|f| f.kind == Kind::FunctionCall);
     if log_line {
-        redact_log_line(&mut e.message, statement, verdict);
+        // Another part of the entry (the prepared statement an EXECUTE runs)
+        // may be what carries it: then the whole statement text goes.
+        let line_verdict = verdict.or(quoted.map(|q| Finding { offset: 0, ..q }));
+        redact_log_line(&mut e.message, statement, line_verdict);
     } else {
         // Messages from the lexer and grammar quote the input itself.
         if let Some(at) = redact::quoted_input(bytes(e.message)) {
             cut_at(&mut e.message, at);
         }
         // A password given to one of our functions in the place of a name
-        // is echoed as that name by our own errors.
-        if function_call && raised_by_managed_roles(e) {
-            for field in [&mut e.message, &mut e.detail, &mut e.detail_log, &mut e.hint] {
+        // comes back in our "... does not exist" error for that name.
+        if function_call && names_nothing(e) {
+            for field in [&mut e.message, &mut e.detail, &mut e.detail_log] {
                 if let Some((from, to)) = redact::quoted_values(bytes(*field)) {
-                    rewrite(field, from, to, redact::REDACTED.as_bytes());
+                    rewrite(field, from, to, HIDDEN_VALUE);
                 }
             }
         }

@@ -250,8 +250,16 @@ fn generate_password(length: default!(Option<i32>, 24)) -> String {
 fn check_password(password: Option<&str>, username: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
     crate::masking::password_function_called();
     let password = password.unwrap_or_else(|| not_null("password").raise());
-    // Before any copy: the hook refuses such a password the same way.
-    check_length(password.len(), crate::gucs::max_password_length()).unwrap_or_else(|f| f.raise());
+    // Before any copy or estimate, as in the hook.
+    if let Err(too_long) = check_length(password.len(), crate::gucs::max_password_length()) {
+        return pgrx::JsonB(serde_json::json!({
+            "ok": false,
+            "too_long": true,
+            "length": password.len(),
+            "message": too_long.message,
+            "hint": too_long.hint,
+        }));
+    }
     let cpassword = cstring(password);
     // SAFETY: get_password_type only reads the string.
     let kind = unsafe { pg_sys::get_password_type(cpassword.as_ptr()) };
