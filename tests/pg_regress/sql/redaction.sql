@@ -17,6 +17,17 @@ DO $$ BEGIN EXECUTE 'ALTER ROLE red_a PASSWORD ''Rd7-Bison-Indigo-Harbor-5p'''; 
 PREPARE check_it(text) AS SELECT managed_roles.check_password($1) ->> 'ok';
 EXECUTE check_it('Rd8-Otter-Crimson-Delta-4m');
 ALTER ROLE red_a PASSWORD 'Rd9-Panda-Amber-Fjord-6z' VALID UNTIL 'not a date';
+-- Statements that do not parse, passwords in the wrong argument, odd
+-- spellings: the errors keep the password out (terse: psql would show its
+-- own copy of the statement under LINE 1).
+\set VERBOSITY terse
+SELECT 'ALTER ROLE red_a PASSWORD ''Rx1-Walrus-Teal-Summit-3j' \gexec
+SELECT 'ALTER ROLE red_a PASSWORD $q$Rx2-Moose-Ochre-Valley-6t' \gexec
+SELECT managed_roles.create_managed_user('red_d', 'Rx3-Koala-Ivory-Ridge-1n');
+SELECT managed_roles.reset_managed_password('Rx4-Raven-Jade-Prairie-8c');
+SELECT managed_roles.U&"check\005fpassword"('Rx5-Bison-Amber-Delta-2q') ->> 'ok' AS ok;
+DO E'BEGIN PERFORM managed_roles.\x63heck_password(''Rx6-Heron-Slate-Fjord-4w''); END';
+\set VERBOSITY default
 -- Generated passwords never reach any statement text at all.
 CREATE TEMP TABLE secrets (reversed text);
 INSERT INTO secrets SELECT reverse(managed_roles.create_managed_user('red_c', 'writer') ->> 'password');
@@ -27,7 +38,9 @@ INSERT INTO secrets VALUES
     ('p5-robraH-ogidnI-nosiB-7dR'), ('m4-atleD-nosmirC-rettO-8dR'), ('z6-drojF-rebmA-adnaP-9dR'),
     -- passwords set by the earlier tests of this suite
     ('t7zW-q2mL-eXp9-v4Rk'), ('r4wP-z9xV-m2qT-dK8h'), ('tibrO-teloiV-nretnaL-arbeZ-9qX'),
-    ('bA32!gnits3T'), ('3&rod4bu0rT'), ('secaps 8qZ ht1w %#?dr/w:ss@p');
+    ('bA32!gnits3T'), ('3&rod4bu0rT'), ('secaps 8qZ ht1w %#?dr/w:ss@p'),
+    ('j3-timmuS-laeT-surlaW-1xR'), ('t6-yellaV-erhcO-esooM-2xR'), ('n1-egdiR-yrovI-alaoK-3xR'),
+    ('c8-eiriarP-edaJ-nevaR-4xR'), ('q2-atleD-rebmA-nosiB-5xR'), ('w4-drojF-etalS-noreH-6xR');
 CREATE TEMP TABLE server_log AS
 SELECT pg_read_file(current_setting('data_directory') || '/../server.log') AS text;
 SELECT count(*) AS passwords, count(*) FILTER (WHERE strpos(l.text, reverse(s.reversed)) > 0) AS found_in_log
