@@ -96,7 +96,8 @@ unsafe fn report_activity(text: *const c_char, len: usize, from: usize) {
     let room = limit.saturating_sub(redact::REDACTED.len() + 1);
     let wanted = from.min(len).min(room);
     // Cut on a character boundary of the server encoding.
-    let keep = usize::try_from(pg_sys::pg_mbcliplen(text, wanted as i32, wanted as i32)).unwrap_or(0);
+    let keep =
+        usize::try_from(pg_sys::pg_mbcliplen(text, wanted as i32, wanted as i32)).unwrap_or(0);
     let size = keep + redact::REDACTED.len() + 1;
     let buf = pg_sys::MemoryContextAllocExtended(
         pg_sys::CurrentMemoryContext,
@@ -109,7 +110,11 @@ unsafe fn report_activity(text: *const c_char, len: usize, from: usize) {
     }
     // SAFETY: `buf` holds `size` bytes; `text` holds at least `keep`.
     std::ptr::copy_nonoverlapping(text.cast::<u8>(), buf, keep);
-    std::ptr::copy_nonoverlapping(redact::REDACTED.as_ptr(), buf.add(keep), redact::REDACTED.len());
+    std::ptr::copy_nonoverlapping(
+        redact::REDACTED.as_ptr(),
+        buf.add(keep),
+        redact::REDACTED.len(),
+    );
     *buf.add(size - 1) = 0;
     let query_id = pg_sys::pgstat_get_my_query_id();
     pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, buf.cast());
@@ -232,7 +237,10 @@ struct CallSearch {
 /// Tree walker: a FuncExpr that calls one of the extension's
 /// password-taking functions, anywhere in the query and its subqueries.
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn find_password_call(node: *mut pg_sys::Node, context: *mut c_void) -> bool {
+unsafe extern "C-unwind" fn find_password_call(
+    node: *mut pg_sys::Node,
+    context: *mut c_void,
+) -> bool {
     if node.is_null() {
         return false;
     }
@@ -243,7 +251,9 @@ unsafe extern "C-unwind" fn find_password_call(node: *mut pg_sys::Node, context:
             let name = pg_sys::get_func_name(funcid);
             if !name.is_null() {
                 let bytes = CStr::from_ptr(name).to_bytes();
-                search.found = redact::PASSWORD_FUNCTIONS.iter().any(|f| f.as_bytes() == bytes);
+                search.found = redact::PASSWORD_FUNCTIONS
+                    .iter()
+                    .any(|f| f.as_bytes() == bytes);
                 pg_sys::pfree(name.cast());
                 if search.found {
                     return true;
@@ -268,7 +278,10 @@ unsafe fn query_verdict(query: *mut pg_sys::Query, text: &[u8]) -> Option<Findin
     if schema == pg_sys::Oid::INVALID {
         return None;
     }
-    let mut search = CallSearch { schema, found: false };
+    let mut search = CallSearch {
+        schema,
+        found: false,
+    };
     pg_sys::query_tree_walker(
         query,
         Some(find_password_call),

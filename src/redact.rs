@@ -270,7 +270,10 @@ fn encoded_forms(text: &[u8], depth: u8) -> Option<Finding> {
     while i < text.len() {
         match text[i] {
             b'-' if text.get(i + 1) == Some(&b'-') => {
-                i += text[i..].iter().position(|&b| b == b'\n').unwrap_or(text.len() - i);
+                i += text[i..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(text.len() - i);
             }
             b'/' if text.get(i + 1) == Some(&b'*') => {
                 let mut level = 0usize;
@@ -313,7 +316,13 @@ fn encoded_forms(text: &[u8], depth: u8) -> Option<Finding> {
                 let unicode = prefixed(text, i, b"u&");
                 let close = closing_quote(text, i, e_string);
                 let body = &text[i + 1..close];
-                let start = if unicode { i - 2 } else if e_string { i - 1 } else { i };
+                let start = if unicode {
+                    i - 2
+                } else if e_string {
+                    i - 1
+                } else {
+                    i
+                };
                 let needs_decoding = body.contains(&b'\'') || body.contains(&b'\\');
                 let finding = if !needs_decoding {
                     // Same bytes as written: only nested encodings remain.
@@ -330,8 +339,9 @@ fn encoded_forms(text: &[u8], depth: u8) -> Option<Finding> {
                 } else {
                     let escape = unicode.then(|| unicode_escape_char(text, close + 1));
                     match decode(body, b'\'', escape, !unicode) {
-                        Some(decoded) => plain_words(&decoded)
-                            .or_else(|| encoded_forms(&decoded, depth + 1)),
+                        Some(decoded) => {
+                            plain_words(&decoded).or_else(|| encoded_forms(&decoded, depth + 1))
+                        }
                         None => Some(Finding {
                             offset: start,
                             kind: Kind::FunctionCall,
@@ -436,7 +446,11 @@ pub fn quoted_input(message: &[u8]) -> Option<usize> {
 pub fn quoted_values(message: &[u8]) -> Option<(usize, usize)> {
     let first = message.iter().position(|&b| b == b'"')?;
     let last = message.iter().rposition(|&b| b == b'"').unwrap_or(first);
-    let end = if last > first { last + 1 } else { message.len() };
+    let end = if last > first {
+        last + 1
+    } else {
+        message.len()
+    };
     Some((first, end))
 }
 

@@ -41,7 +41,8 @@ unsafe fn rewrite(field: &mut *mut c_char, from: usize, to: usize, marker: &[u8]
     let old = bytes(*field);
     let to = to.min(old.len());
     let wanted = from.min(to).min(redact::MAX_KEPT_PREFIX);
-    let keep = usize::try_from(pg_sys::pg_mbcliplen(*field, wanted as i32, wanted as i32)).unwrap_or(0);
+    let keep =
+        usize::try_from(pg_sys::pg_mbcliplen(*field, wanted as i32, wanted as i32)).unwrap_or(0);
     let tail = &old[to..];
     let size = keep + marker.len() + tail.len() + 1;
     let new = pg_sys::MemoryContextAllocExtended(
@@ -88,7 +89,10 @@ fn is_log_line(elevel: i32) -> bool {
 /// after `execute|bind|parse <name>: ` (alone or after `duration: ...  `).
 fn label_end(message: &[u8]) -> Option<usize> {
     const STATEMENT: &[u8] = b"statement: ";
-    if let Some(p) = message.windows(STATEMENT.len()).position(|w| w == STATEMENT) {
+    if let Some(p) = message
+        .windows(STATEMENT.len())
+        .position(|w| w == STATEMENT)
+    {
         return Some(p + STATEMENT.len());
     }
     let start = message
@@ -136,7 +140,8 @@ unsafe fn names_nothing(e: &pg_sys::ErrorData) -> bool {
         pgrx::PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
         pgrx::PgSqlErrorCode::ERRCODE_INVALID_CATALOG_NAME,
     ];
-    bytes(e.funcname) == b"managed_roles" && not_found.iter().any(|&code| code as i32 == e.sqlerrcode)
+    bytes(e.funcname) == b"managed_roles"
+        && not_found.iter().any(|&code| code as i32 == e.sqlerrcode)
 }
 
 unsafe fn redact_entry(e: &mut pg_sys::ErrorData) {
@@ -187,7 +192,12 @@ unsafe fn redact_entry(e: &mut pg_sys::ErrorData) {
     cut_if_sensitive(&mut e.internalquery);
     for field in [&mut e.detail, &mut e.detail_log, &mut e.context] {
         if mentions_parameters(bytes(*field)) {
-            rewrite(field, 0, usize::MAX, b"parameters: <redacted by managed_roles>");
+            rewrite(
+                field,
+                0,
+                usize::MAX,
+                b"parameters: <redacted by managed_roles>",
+            );
         } else if log_line {
             cut_if_sensitive(field);
         }
@@ -220,7 +230,10 @@ mod tests {
     #[test]
     fn finds_statement_labels() {
         assert_eq!(label_end(b"statement: SELECT 1"), Some(11));
-        assert_eq!(label_end(b"duration: 0.1 ms  statement: SELECT 1"), Some(29));
+        assert_eq!(
+            label_end(b"duration: 0.1 ms  statement: SELECT 1"),
+            Some(29)
+        );
         assert_eq!(label_end(b"execute <unnamed>: SELECT 1"), Some(19));
         assert_eq!(label_end(b"duration: 0.1 ms  bind s1: SELECT 1"), Some(27));
         assert_eq!(label_end(b"duration: 0.1 ms"), None);
