@@ -2,7 +2,7 @@
 # managed_roles benchmarks: one command, own servers, figures side by side
 # with a baseline measured in the same run, medians over several rounds.
 #
-#   bench/run.sh [section ...]     sections: overhead password memory provisioning scale peers
+#   bench/run.sh [section ...]     sections: overhead password oversized memory provisioning scale peers
 #   env: PG_MAJOR=15 ROUNDS=5 SECONDS_PER_ROUND=10
 #
 # Not run in CI. Results and how to read them: docs/benchmarks.md.

@@ -25,13 +25,14 @@ use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 
 /// What is known about the current top-level statement text
-/// (debug_query_string), identified by address and length: a new message
-/// reuses addresses, and the length tells a reused one apart in practice;
-/// a mix-up can only make the masking start earlier, never later.
+/// (debug_query_string), identified by address, length and the statement's
+/// start time: a new message reuses the address of the last one, and starts
+/// at another time.
 #[derive(Clone, Copy, Default)]
 struct Current {
     text: usize,
     len: usize,
+    started: i64,
     masked_from: Option<usize>,
     function_call: bool,
     rest_scanned: bool,
@@ -50,18 +51,32 @@ unsafe fn c_bytes<'a>(text: *const c_char) -> &'a [u8] {
     }
 }
 
+fn statement_started() -> i64 {
+    // SAFETY: reads a backend-local timestamp.
+    unsafe { pg_sys::GetCurrentStatementStartTimestamp() }
+}
+
 /// The state for `text`, reset when it is another text than last time.
 fn current_for(text: *const c_char, len: usize) -> Current {
     let state = CURRENT.with(Cell::get);
-    if state.text == text as usize && state.len == len {
+    let started = statement_started();
+    if state.text == text as usize && state.len == len && state.started == started {
         state
     } else {
         Current {
             text: text as usize,
             len,
+            started,
             ..Current::default()
         }
     }
+}
+
+/// The verdict kept for the top-level text, if it is still about it.
+fn kept_verdict(text: *const c_char, len: usize) -> Option<Current> {
+    let state = CURRENT.with(Cell::get);
+    (state.text == text as usize && state.len == len && state.started == statement_started())
+        .then_some(state)
 }
 
 /// Whether `text` is the top-level statement text of this backend.
@@ -131,11 +146,8 @@ pub fn verdict_for_log() -> Option<Finding> {
     if text.is_null() {
         return None;
     }
-    let state = CURRENT.with(Cell::get);
     let len = unsafe { c_bytes(text).len() };
-    if state.text != text as usize || state.len != len {
-        return None;
-    }
+    let state = kept_verdict(text, len)?;
     state.masked_from.map(|offset| Finding {
         offset,
         kind: if state.function_call {
@@ -342,4 +354,32 @@ pub fn utility_statement_runs(text: &[u8], finding: Finding) {
     if top == text {
         unsafe { note(finding.offset, finding.kind == Kind::FunctionCall) }
     }
+}
+
+/// ExecutorStart: the range of `text` (this statement, from where its
+/// password part starts) whose literals the executor's copy of the text
+/// must have blanked, as (statement start, from, to). From the verdict kept
+/// for the top-level text, else whenever the statement's text could name a
+/// password function at all (the plan no longer shows names cheaply; a
+/// false positive only blanks the literals of that copy).
+///
+/// SAFETY: `text` is the NUL-terminated source text of the statement.
+pub unsafe fn executor_verdict(
+    text: *const c_char,
+    location: i32,
+    length: i32,
+) -> Option<(usize, usize, usize)> {
+    let bytes = c_bytes(text);
+    let (start, end) = statement_range(location, length, bytes.len());
+    let top = pg_sys::debug_query_string;
+    let kept = if !top.is_null() && (text == top || c_bytes(top) == bytes) {
+        kept_verdict(top, c_bytes(top).len()).and_then(|s| s.masked_from)
+    } else {
+        None
+    };
+    let from = match kept {
+        Some(from) if from < end => from.max(start),
+        _ => redact::may_name_password_function(&bytes[start..end]).then_some(start)?,
+    };
+    Some((start, from, end))
 }

@@ -11,6 +11,8 @@
 //! spelling. Nothing here allocates in proportion to its input: words are
 //! compared in place and a decoded literal is capped at MAX_DECODED bytes.
 
+use std::sync::{Mutex, PoisonError};
+
 /// Functions of this extension that take a password argument.
 pub const PASSWORD_FUNCTIONS: &[&str] = &[
     "create_managed_user",
@@ -85,7 +87,12 @@ fn plain_words(text: &[u8]) -> Option<Finding> {
             kind: Kind::FunctionCall,
         });
     }
-    let pos = word_positions(text, b"password").next()?;
+    // IDENTIFIED BY is how other databases spell it; PostgreSQL refuses the
+    // statement, but its text still reaches the log and pg_stat_activity.
+    let pos = [&b"password"[..], b"identified"]
+        .iter()
+        .filter_map(|w| word_positions(text, w).next())
+        .min()?;
     let about_roles = [&b"role"[..], b"user", b"group"]
         .iter()
         .any(|w| word_positions(text, w).next().is_some());
@@ -101,8 +108,18 @@ fn plain_words(text: &[u8]) -> Option<Finding> {
 /// arguments may be built anywhere in the statement). None when the text
 /// carries no password.
 pub fn find(text: &[u8]) -> Option<Finding> {
-    plain_words(text).or_else(|| encoded_forms(text, 0))
+    plain_words(text).or_else(|| {
+        let mut buffers = DECODE_BUFFERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        encoded_forms(text, 0, &mut buffers[..])
+    })
 }
+
+/// One buffer per level of decoding, allocated once (in .bss), so that the
+/// log hook never asks the allocator for memory, which may be short.
+static DECODE_BUFFERS: Mutex<[[u8; MAX_DECODED]; MAX_DEPTH as usize]> =
+    Mutex::new([[0; MAX_DECODED]; MAX_DEPTH as usize]);
 
 /// Cheap necessary condition for a statement to name a password function
 /// in a way the parser accepts: its letters (`_password`, `_managed_user`,
@@ -146,14 +163,33 @@ fn closing_quote(text: &[u8], open: usize, backslash: bool) -> usize {
     text.len()
 }
 
+/// Length of the white space and comments at the start of `text`.
+fn space_and_comments(text: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        let rest = &text[i..];
+        if rest.first().is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        } else if rest.starts_with(b"--") {
+            i += rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        } else if rest.starts_with(b"/*") {
+            i += rest[2..]
+                .windows(2)
+                .position(|w| w == b"*/")
+                .map_or(rest.len(), |p| p + 4);
+        } else {
+            return i;
+        }
+    }
+}
+
 /// The escape character of a Unicode literal: `UESCAPE 'c'` after it, or `\`.
 fn unicode_escape_char(text: &[u8], after: usize) -> u8 {
     let rest = &text[after.min(text.len())..];
-    let skip = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_whitespace()).count();
-    let rest = &rest[skip(rest)..];
+    let rest = &rest[space_and_comments(rest)..];
     if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b"uescape") {
         let rest = &rest[7..];
-        let rest = &rest[skip(rest)..];
+        let rest = &rest[space_and_comments(rest)..];
         if rest.len() >= 3 && rest[0] == b'\'' && rest[2] == b'\'' {
             return rest[1];
         }
@@ -167,56 +203,77 @@ fn hex_value(digits: &[u8]) -> Option<u32> {
         .and_then(|s| u32::from_str_radix(s, 16).ok())
 }
 
-fn push_code_point(out: &mut Vec<u8>, code: u32) {
-    let c = char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER);
-    let mut buf = [0u8; 4];
-    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-}
-
-/// Decodes the body of a literal or quoted identifier: doubled quotes, and
-/// the escapes the lexer would resolve. `escape` is the Unicode escape
-/// character (U&), `backslash` turns on C-style escapes (E'', and plain
-/// strings in case standard_conforming_strings is off). None when the
-/// result would exceed MAX_DECODED bytes.
-fn decode(body: &[u8], quote: u8, escape: Option<u8>, backslash: bool) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(body.len().min(MAX_DECODED));
+/// Decodes the body of a literal or quoted identifier into `out`: doubled
+/// quotes, and the escapes the lexer would resolve. `escape` is the Unicode
+/// escape character (U&), `backslash` turns on C-style escapes (E'', and
+/// plain strings in case standard_conforming_strings is off). Returns the
+/// decoded length, or None when it would not fit in `out`.
+fn decode(
+    body: &[u8],
+    quote: u8,
+    escape: Option<u8>,
+    backslash: bool,
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut w = Writer { out, len: 0 };
     let mut i = 0;
     while i < body.len() {
-        if out.len() > MAX_DECODED {
+        if w.len + 4 > w.out.len() {
             return None;
         }
         let b = body[i];
         if b == quote && body.get(i + 1) == Some(&quote) {
-            out.push(quote);
+            w.push(quote);
             i += 2;
         } else if Some(b) == escape {
             let rest = &body[i + 1..];
             if rest.first() == Some(&b) {
-                out.push(b);
+                w.push(b);
                 i += 2;
             } else if rest.first() == Some(&b'+') && rest.len() >= 7 {
-                push_code_point(&mut out, hex_value(&rest[1..7]).unwrap_or(0xFFFD));
+                w.code_point(hex_value(&rest[1..7]).unwrap_or(0xFFFD));
                 i += 8;
             } else if rest.len() >= 4 {
-                push_code_point(&mut out, hex_value(&rest[..4]).unwrap_or(0xFFFD));
+                w.code_point(hex_value(&rest[..4]).unwrap_or(0xFFFD));
                 i += 5;
             } else {
-                out.push(b);
+                w.push(b);
                 i += 1;
             }
         } else if b == b'\\' && backslash && i + 1 < body.len() {
-            i += 1 + backslash_escape(&body[i + 1..], &mut out);
+            i += 1 + backslash_escape(&body[i + 1..], &mut w);
         } else {
-            out.push(b);
+            w.push(b);
             i += 1;
         }
     }
-    (out.len() <= MAX_DECODED).then_some(out)
+    Some(w.len)
+}
+
+/// Appends to a fixed buffer; callers keep 4 bytes of room per step.
+struct Writer<'a> {
+    out: &'a mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn push(&mut self, b: u8) {
+        self.out[self.len] = b;
+        self.len += 1;
+    }
+
+    fn code_point(&mut self, code: u32) {
+        let c = char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER);
+        let mut buf = [0u8; 4];
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            self.push(b);
+        }
+    }
 }
 
 /// Decodes one C-style escape (E'' strings) whose backslash came just before
 /// `rest`; returns how many bytes of `rest` it used.
-fn backslash_escape(rest: &[u8], out: &mut Vec<u8>) -> usize {
+fn backslash_escape(rest: &[u8], out: &mut Writer) -> usize {
     let digits = |from: usize, max: usize, radix: u32| {
         let n = rest[from..]
             .iter()
@@ -251,7 +308,7 @@ fn backslash_escape(rest: &[u8], out: &mut Vec<u8>) -> usize {
             let want = if rest[0] == b'u' { 4 } else { 8 };
             let (n, value) = digits(1, want, 16);
             match value.filter(|_| n == want) {
-                Some(code) => push_code_point(out, code),
+                Some(code) => out.code_point(code),
                 None => out.push(rest[0]),
             }
             return 1 + if n == want { n } else { 0 };
@@ -265,7 +322,7 @@ fn backslash_escape(rest: &[u8], out: &mut Vec<u8>) -> usize {
 /// spelled with Unicode escapes, and literals whose decoded content (a
 /// function body, a string a DO block EXECUTEs) carries one. Comments are
 /// skipped here: their words were already seen as written.
-fn encoded_forms(text: &[u8], depth: u8) -> Option<Finding> {
+fn encoded_forms(text: &[u8], depth: u8, buffers: &mut [[u8; MAX_DECODED]]) -> Option<Finding> {
     let mut i = 0;
     while i < text.len() {
         match text[i] {
@@ -299,8 +356,9 @@ fn encoded_forms(text: &[u8], depth: u8) -> Option<Finding> {
                     let body = &text[i + 1..close];
                     // A name is short; a long identifier cannot be one.
                     if body.len() <= 256 {
-                        if let Some(name) = decode(body, b'"', Some(escape), false) {
-                            if names_password_function(&name) {
+                        let mut name = [0u8; 1040];
+                        if let Some(n) = decode(body, b'"', Some(escape), false, &mut name) {
+                            if names_password_function(&name[..n]) {
                                 return Some(Finding {
                                     offset: 0,
                                     kind: Kind::FunctionCall,
@@ -327,25 +385,25 @@ fn encoded_forms(text: &[u8], depth: u8) -> Option<Finding> {
                 let finding = if !needs_decoding {
                     // Same bytes as written: only nested encodings remain.
                     if depth < MAX_DEPTH {
-                        encoded_forms(body, depth + 1)
+                        encoded_forms(body, depth + 1, buffers)
                     } else {
                         None
                     }
-                } else if depth >= MAX_DEPTH {
-                    Some(Finding {
+                } else {
+                    let conservative = Some(Finding {
                         offset: start,
                         kind: Kind::FunctionCall,
-                    })
-                } else {
+                    });
                     let escape = unicode.then(|| unicode_escape_char(text, close + 1));
-                    match decode(body, b'\'', escape, !unicode) {
-                        Some(decoded) => {
-                            plain_words(&decoded).or_else(|| encoded_forms(&decoded, depth + 1))
+                    match buffers.split_first_mut() {
+                        Some((buffer, deeper)) if depth < MAX_DEPTH => {
+                            match decode(body, b'\'', escape, !unicode, buffer) {
+                                Some(n) => plain_words(&buffer[..n])
+                                    .or_else(|| encoded_forms(&buffer[..n], depth + 1, deeper)),
+                                None => conservative,
+                            }
                         }
-                        None => Some(Finding {
-                            offset: start,
-                            kind: Kind::FunctionCall,
-                        }),
+                        _ => conservative,
                     }
                 };
                 if let Some(found) = finding {
@@ -376,7 +434,9 @@ fn encoded_forms(text: &[u8], depth: u8) -> Option<Finding> {
                     .position(|w| w == tag)
                     .map_or(text.len(), |p| body_start + p);
                 if depth < MAX_DEPTH {
-                    if let Some(found) = encoded_forms(&text[body_start..body_end], depth + 1) {
+                    if let Some(found) =
+                        encoded_forms(&text[body_start..body_end], depth + 1, buffers)
+                    {
                         return Some(Finding {
                             offset: i,
                             kind: found.kind,
@@ -476,6 +536,8 @@ mod tests {
         assert!(off("CREATE ROLE \"PassWord\" LOGIN").is_some());
         assert!(off("CREATE ROLE passwords LOGIN").is_none());
         assert_eq!(off("SELECT 1; alter group g password 'y'"), Some(24));
+        // Other databases' spelling, which PostgreSQL refuses after logging it.
+        assert!(off("ALTER USER bob IDENTIFIED BY 'S3cret'").is_some());
     }
 
     #[test]
@@ -487,6 +549,7 @@ mod tests {
             "SELECT managed_roles.\"create_managed_user\"('a','w','p')",
             "SELECT managed_roles.U&\"create\\005fmanaged\\005fuser\"('a','w','p')",
             "SELECT managed_roles.u&\"check!005fpassword\" UESCAPE '!' ('pw')",
+            "SELECT managed_roles.u&\"check!005fpassword\" /* c */ UESCAPE -- c\n '!' ('pw')",
             "SELECT managed_roles.U&\"\\+000063heck_password\"('pw')",
             "COPY (SELECT managed_roles.CREATE_MANAGED_USER('x','writer','pw')) TO STDOUT",
         ] {

@@ -98,7 +98,16 @@ SELECT mask_f12b();" "mask_f12b"
     add weak mask_w "ALTER ROLE CURRENT_USER PASSWORD 'Wk24${RAND:0:5}';" "CURRENT_USER"
     add lower postgres "alter user mask_r25 with encrypted password '$(secret 25)';" "mask_r25"
     add comment postgres "ALTER ROLE mask_r26 /* set it */ PASSWORD '$(secret 26)';" "mask_r26"
-    add control postgres "SELECT 1 AS $CONTROL;" "$CONTROL"
+    add identified postgres "ALTER USER mask_r25 IDENTIFIED BY '$(secret 27)';" "redacted"
+    # Two query strings of the same length, one after the other (the second
+    # reuses the first one's message buffer): what is known about the
+    # first must not be taken for the second.
+    local second="SELECT pg_sleep(5) ; ALTER ROLE mask_r26 PASSWORD '$(secret 28)';"
+    local first="SELECT 1 ; SELECT 2 AS a"
+    while [ "${#first}" -lt "$(( ${#second} - 1 ))" ]; do first="${first}a"; done
+    add same_length postgres "${first/ ;/ \\;};
+${second/ ;/ \\;}" "pg_sleep"
+    add control postgres "CREATE TEMP TABLE $CONTROL (i int);" "$CONTROL"
 
     while IFS='|' read -r name user _; do
         session "$name" "$user" "$work/$name.sql"
@@ -128,7 +137,7 @@ SELECT mask_f12b();" "mask_f12b"
         case "$line" in *"$expected"*) ;; *) fail "[$order] $name shows: $line" ;; esac
     done <"$work/index"
     # ... and no secret anywhere.
-    for i in $(seq 1 26) Wk24; do
+    for i in $(seq 1 28) Wk24; do
         s="$(secret "$i")"
         [ "$i" = Wk24 ] && s="Wk24${RAND:0:5}"
         for f in "$work/activity.txt" "$work/statements.txt" "$DIR/server.log"; do
@@ -149,7 +158,7 @@ run_order "managed_roles,pg_stat_statements"
 # A memory-limited server: a writer's 128 MB password ends in an ERROR, and
 # the server (the other sessions, the postmaster) carries on.
 MEMDIR=/var/tmp/managed_roles-masking-mem-$PG_MAJOR
-MEMPORT=54360
+MEMPORT=54361
 trap '"$here/cluster.sh" stop "$DIR"; "$here/cluster.sh" stop "$MEMDIR"' EXIT
 "$here/cluster.sh" start "$MEMDIR" "$MEMPORT" "managed_roles.database = 'postgres'" \
     "log_statement = 'all'" "shared_buffers = '16MB'"

@@ -134,7 +134,9 @@ unsafe fn redact_log_line(message: &mut *mut c_char, statement: &[u8], verdict: 
 const HIDDEN_VALUE: &[u8] = b"(a value hidden by managed_roles: it may be a password)";
 
 /// An error of this extension's own code (errors::Failure carries its name
-/// as the function name) saying that a name it was given names nothing.
+/// as the function name) saying that a name it was given names nothing. (A
+/// password given as the new user's name would become that role's name,
+/// which every role can read in pg_roles anyway.)
 unsafe fn names_nothing(e: &pg_sys::ErrorData) -> bool {
     let not_found = [
         pgrx::PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
@@ -200,6 +202,15 @@ unsafe fn redact_entry(e: &mut pg_sys::ErrorData) {
             );
         } else if log_line {
             cut_if_sensitive(field);
+        }
+    }
+    // The DETAIL of a log line about such a statement may hold its values
+    // in another form (debug_print_parse prints the tree's constants).
+    if log_line && verdict.is_some() {
+        for field in [&mut e.detail, &mut e.detail_log] {
+            if !bytes(*field).is_empty() {
+                rewrite(field, 0, usize::MAX, redact::REDACTED.as_bytes());
+            }
         }
     }
     e.hide_stmt = true;

@@ -8,6 +8,7 @@
 
 pub mod check_password;
 pub mod emit_log;
+pub mod executor_start;
 pub mod post_parse_analyze;
 pub mod process_utility;
 pub mod shared_catalog;

@@ -324,6 +324,8 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_before(
         return false;
     }
     let tag = (*node).type_;
+    // An oversized password is refused before anything copies the text.
+    refuse_oversized_password(node);
     let guard_this = guarded(tag) && !pg_sys::superuser();
     if guard_this {
         check_statement(node);
@@ -342,6 +344,28 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_before(
         }
     }
     guard_this && tag == pg_sys::NodeTag::T_CreateRoleStmt
+}
+
+/// The length rule of the check_password hook, applied to the tree of
+/// CREATE/ALTER ROLE ... PASSWORD before the statement is copied or run.
+unsafe fn refuse_oversized_password(node: *mut pg_sys::Node) {
+    let options = match (*node).type_ {
+        pg_sys::NodeTag::T_CreateRoleStmt => (*node.cast::<pg_sys::CreateRoleStmt>()).options,
+        pg_sys::NodeTag::T_AlterRoleStmt => (*node.cast::<pg_sys::AlterRoleStmt>()).options,
+        _ => return,
+    };
+    for def in PgList::<pg_sys::DefElem>::from_pg(options).iter_ptr() {
+        if def_name(def) == b"password" && !(*def).arg.is_null() {
+            let value = string_value((*def).arg);
+            if !value.is_null() {
+                crate::password::check_length(
+                    CStr::from_ptr(value).to_bytes().len(),
+                    gucs::max_password_length(),
+                )
+                .or_raise();
+            }
+        }
+    }
 }
 
 /// After a non-superuser's CREATE ROLE ran: remember who created the role,

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "commands/user.h"
+#include "executor/executor.h"
 #include "common/keywords.h"
 #include "parser/analyze.h"
 #include "parser/scanner.h"
@@ -35,6 +36,8 @@ extern void managed_roles_check_password(const char *username, const char *shado
 										 PasswordType password_type);
 extern void managed_roles_redact_log_entry(ErrorData *edata);
 extern void managed_roles_blank_literal(char *token, size_t len);
+extern bool managed_roles_executor_verdict(const char *source_text, PlannedStmt *pstmt,
+										   int *mask_start, int *mask_from, int *mask_to);
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 static ProcessUtility_hook_type next_after_front = NULL;
@@ -42,29 +45,42 @@ static bool moved_to_front = false;
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static check_password_hook_type prev_check_password = NULL;
 static emit_log_hook_type prev_emit_log = NULL;
+static emit_log_hook_type next_emit_log_after_front = NULL;
+static bool emit_log_moved_to_front = false;
+static ExecutorStart_hook_type prev_executor_start = NULL;
 static shmem_startup_hook_type prev_shmem_startup = NULL;
 
 /*
- * A copy of `query` in which every literal token that reaches into
- * [from, to) has its characters blanked. PostgreSQL's own lexer finds the
- * tokens, so the copy lexes into exactly the tokens of the original, at the
- * same places: PREPARE and COPY re-analyze their query from this text, and
- * pg_stat_statements cuts constants out of it by their locations. If the
- * text no longer lexes (standard_conforming_strings changed since it was
- * parsed, in the same query string), NULL.
+ * A copy of `query` in which every literal token of the statement that
+ * starts at `start` and reaches into [from, to) has its characters blanked.
+ * PostgreSQL's own lexer finds the tokens, so the copy lexes into exactly
+ * the tokens of the original, at the same places: PREPARE and COPY
+ * re-analyze their query from this text, and pg_stat_statements cuts
+ * constants out of it by their locations. Lexing starts at the statement,
+ * not at the start of the query string (an extension script is one string).
+ *
+ * Fails closed: if the statement no longer lexes (a setting such as
+ * standard_conforming_strings changed earlier in the same query string),
+ * it is refused rather than passed on unmasked.
  */
 static const char *
-masked_copy(const char *query, int from, int to)
+masked_copy(const char *query, int start, int from, int to)
 {
 	size_t		len = strlen(query);
 	char	   *copy = pstrdup(query);
 	MemoryContext context = CurrentMemoryContext;
 	volatile bool lexed = true;
 
+	if (start < 0 || (size_t) start > len)
+		start = 0;
+	if (to < start || (size_t) to > len)
+		to = len;
 	PG_TRY();
 	{
 		core_yy_extra_type extra;
-		core_yyscan_t scanner = scanner_init(query, &extra, &ScanKeywords, ScanKeywordTokens);
+		char	   *statement = pnstrdup(query + start, to - start);
+		core_yyscan_t scanner = scanner_init(statement, &extra, &ScanKeywords,
+											 ScanKeywordTokens);
 
 		/* As pg_stat_statements does: no warnings from a second lexing. */
 		extra.escape_string_warning = false;
@@ -74,10 +90,11 @@ masked_copy(const char *query, int from, int to)
 			int			location;
 			size_t		token_len;
 
-			if (core_yylex(&value, &location, scanner) == 0 || location >= to)
+			if (core_yylex(&value, &location, scanner) == 0)
 				break;
 			/* The lexer ends the current token with a NUL in scanbuf. */
 			token_len = strlen(extra.scanbuf + location);
+			location += start;
 			if (location + (int) token_len > from && (size_t) location < len)
 				managed_roles_blank_literal(copy + location,
 											Min(token_len, len - location));
@@ -86,13 +103,24 @@ masked_copy(const char *query, int from, int to)
 	}
 	PG_CATCH();
 	{
-		/* A lexer error only allocated memory: forget it, mask nothing. */
+		int			category = ERRCODE_TO_CATEGORY(geterrcode());
+
+		/* Out of memory, cancel...: not ours to replace. */
+		if (category != ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION &&
+			category != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
 		MemoryContextSwitchTo(context);
 		FlushErrorState();
 		lexed = false;
 	}
 	PG_END_TRY();
-	return lexed ? copy : NULL;
+	if (!lexed)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("managed_roles cannot mask the password in this statement"),
+				 errdetail("The statement no longer reads as it did when it was parsed: a setting that changes how literals are read (standard_conforming_strings) changed earlier in the same query string."),
+				 errhint("Send the statement on its own.")));
+	return copy;
 }
 
 static void
@@ -107,12 +135,7 @@ guard_mask_and_call(ProcessUtility_hook_type next, PlannedStmt *pstmt, const cha
 
 	after = managed_roles_utility_before(pstmt, query, context, &mask_from, &mask_to);
 	if (mask_from >= 0)
-	{
-		const char *masked = masked_copy(query, mask_from, mask_to);
-
-		if (masked)
-			query = masked;
-	}
+		query = masked_copy(query, pstmt->stmt_location, mask_from, mask_to);
 	if (next)
 		next(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
 	else
@@ -158,6 +181,9 @@ process_utility_front(PlannedStmt *pstmt, const char *query, bool read_only_tree
  * front, so that no hook that stores statement text (pg_stat_statements)
  * sees a password, whatever the order of shared_preload_libraries.
  */
+static void emit_log(ErrorData *edata);
+static void emit_log_front(ErrorData *edata);
+
 static void
 shmem_startup(void)
 {
@@ -168,6 +194,13 @@ shmem_startup(void)
 		next_after_front = ProcessUtility_hook;
 		ProcessUtility_hook = process_utility_front;
 		moved_to_front = true;
+	}
+	/* The same for the log: modules that keep log entries come after us. */
+	if (!emit_log_moved_to_front && emit_log_hook != emit_log)
+	{
+		next_emit_log_after_front = emit_log_hook;
+		emit_log_hook = emit_log_front;
+		emit_log_moved_to_front = true;
 	}
 }
 
@@ -198,10 +231,44 @@ check_password(const char *username, const char *shadow_pass, PasswordType passw
 static void
 emit_log(ErrorData *edata)
 {
-	if (edata)
+	if (!emit_log_moved_to_front && edata)
 		managed_roles_redact_log_entry(edata);
 	if (prev_emit_log)
 		prev_emit_log(edata);
+}
+
+static void
+emit_log_front(ErrorData *edata)
+{
+	if (edata)
+		managed_roles_redact_log_entry(edata);
+	if (next_emit_log_after_front)
+		next_emit_log_after_front(edata);
+}
+
+/*
+ * Statements the executor runs (SELECT create_managed_user(...), and the
+ * queries inside COPY, EXPLAIN ANALYZE, CREATE TABLE AS...) keep their text
+ * in queryDesc->sourceText, which pg_stat_statements stores when its entry
+ * for the statement is gone, parallel workers report to pg_stat_activity
+ * and other modules read: give them the masked copy.
+ */
+static void
+executor_start(QueryDesc *query_desc, int eflags)
+{
+	int			mask_start = -1;
+	int			mask_from = -1;
+	int			mask_to = -1;
+
+	if (query_desc->sourceText &&
+		managed_roles_executor_verdict(query_desc->sourceText, query_desc->plannedstmt,
+									   &mask_start, &mask_from, &mask_to))
+		query_desc->sourceText = masked_copy(query_desc->sourceText, mask_start,
+											 mask_from, mask_to);
+	if (prev_executor_start)
+		prev_executor_start(query_desc, eflags);
+	else
+		standard_ExecutorStart(query_desc, eflags);
 }
 
 /* Called once from _PG_init while shared_preload_libraries are loaded. */
@@ -218,4 +285,6 @@ managed_roles_install_hooks(void)
 	check_password_hook = check_password;
 	prev_emit_log = emit_log_hook;
 	emit_log_hook = emit_log;
+	prev_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = executor_start;
 }
