@@ -58,6 +58,7 @@ scripts: install
 	PG_MAJOR=$(PG) tests/no_preload.sh
 	PG_MAJOR=$(PG) tests/offboarding_interrupts.sh
 	PG_MAJOR=$(PG) tests/masking.sh
+	PG_MAJOR=$(PG) tests/transparency.sh
 
 package: setup
 	PG_MAJOR=$(PG) tests/package.sh

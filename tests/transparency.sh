@@ -28,7 +28,9 @@ PG_REGRESS="$PGXS_DIR/test/regress/pg_regress"
 # 1. The suite, from the Debian source package (deb-src of the configured mirror).
 src="$WORK/src"
 if [ ! -f "$src/parallel_schedule" ]; then
-    if [ ! -f /etc/apt/sources.list.d/managed-roles-src.sources ]; then
+    if ! apt-cache showsrc "postgresql-$PG_MAJOR" 2>/dev/null | grep -q '^Version:'; then
+        [ -f /etc/apt/sources.list.d/debian.sources ] ||
+            fail "no /etc/apt/sources.list.d/debian.sources to derive a deb-src entry from"
         sed -e 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
             >/etc/apt/sources.list.d/managed-roles-src.sources
         apt-get update -qq >/dev/null
