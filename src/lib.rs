@@ -42,6 +42,13 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // No Rust backtrace ever reaches a client or the log: pgrx captures one
+    // for every error that crosses a Rust frame and shows it when the
+    // environment asks for backtraces (RUST_BACKTRACE, which many container
+    // images set). RUST_LIB_BACKTRACE=0 turns off std's Backtrace::capture
+    // alone; set here, in the postmaster (or the one backend that loads the
+    // library), before any thread exists, it is inherited by every backend.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
     gucs::init();
     hooks::install();
 }
