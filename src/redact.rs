@@ -56,13 +56,19 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
-/// Byte offsets where the lower-case `word` occurs in `text` as a whole
-/// word, compared ASCII-case-insensitively in place.
-fn word_positions<'a>(text: &'a [u8], word: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    (0..text.len().saturating_sub(word.len() - 1)).filter(move |&i| {
-        text[i..i + word.len()].eq_ignore_ascii_case(word)
-            && (i == 0 || !is_word_byte(text[i - 1]))
-            && text.get(i + word.len()).is_none_or(|&b| !is_word_byte(b))
+/// The words of `text` (runs of word bytes) with their offsets, in one
+/// pass and in place.
+fn words(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < text.len() && !is_word_byte(text[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < text.len() && is_word_byte(text[i]) {
+            i += 1;
+        }
+        (i > start).then(|| (start, &text[start..i]))
     })
 }
 
@@ -74,30 +80,40 @@ fn names_password_function(word: &[u8]) -> bool {
 
 /// The words of the text as written: a password function named anywhere
 /// (the whole text is sensitive), or PASSWORD in a text about roles.
+/// One pass; a word is compared only with the targets of its length.
 fn plain_words(text: &[u8]) -> Option<Finding> {
     if text.len() < 8 {
         return None;
     }
-    if PASSWORD_FUNCTIONS
-        .iter()
-        .any(|name| word_positions(text, name.as_bytes()).next().is_some())
-    {
-        return Some(Finding {
-            offset: 0,
-            kind: Kind::FunctionCall,
-        });
+    let mut password_at = None;
+    let mut about_roles = false;
+    for (at, word) in words(text) {
+        match word.len() {
+            4 | 5 => {
+                about_roles |= [&b"role"[..], b"user", b"group"]
+                    .iter()
+                    .any(|w| word.eq_ignore_ascii_case(w));
+            }
+            // IDENTIFIED BY is how other databases spell it; PostgreSQL
+            // refuses the statement, but its text still reaches the log.
+            8 | 10
+                if password_at.is_none()
+                    && (word.eq_ignore_ascii_case(b"password")
+                        || word.eq_ignore_ascii_case(b"identified")) =>
+            {
+                password_at = Some(at);
+            }
+            14 | 19 | 22 if names_password_function(word) => {
+                return Some(Finding {
+                    offset: 0,
+                    kind: Kind::FunctionCall,
+                });
+            }
+            _ => {}
+        }
     }
-    // IDENTIFIED BY is how other databases spell it; PostgreSQL refuses the
-    // statement, but its text still reaches the log and pg_stat_activity.
-    let pos = [&b"password"[..], b"identified"]
-        .iter()
-        .filter_map(|w| word_positions(text, w).next())
-        .min()?;
-    let about_roles = [&b"role"[..], b"user", b"group"]
-        .iter()
-        .any(|w| word_positions(text, w).next().is_some());
-    about_roles.then_some(Finding {
-        offset: pos,
+    password_at.filter(|_| about_roles).map(|offset| Finding {
+        offset,
         kind: Kind::RoleOption,
     })
 }
