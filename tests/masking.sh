@@ -198,3 +198,14 @@ out="$(printf "ALTER ROLE CURRENT_USER PASSWORD '%s';\n" "$big" |
     "$BINDIR/psql" -X -h "$MEMDIR" -p "$MEMPORT" -U mem_w -d postgres 2>&1 || true)"
 echo "$out" | grep -q "password is too long (2097152 bytes)" || fail "2 MB password: ${out:0:300}"
 pass "a 2 MB password is refused by its length"
+
+# Rust backtraces never reach a client, whatever the environment (this
+# server runs with RUST_BACKTRACE=1): an error PostgreSQL raises inside the
+# extension's own code (a statement timeout while it provisions users).
+out="$(msql -c "SET statement_timeout = '300ms'" \
+    -c "SELECT managed_roles.create_managed_user('bt_' || i, 'writer') FROM generate_series(1, 5000) i" 2>&1 || true)"
+echo "$out" | grep -q "canceling statement due to statement timeout" || fail "no timeout: ${out:0:300}"
+if echo "$out" | grep -q "backtrace\|^ *[0-9]*: \|\.rs:[0-9]"; then
+    fail "a Rust backtrace reached the client: ${out:0:600}"
+fi
+pass "no Rust backtrace in errors, with RUST_BACKTRACE=1 in the server's environment"

@@ -71,8 +71,7 @@ unsafe fn subject(
 ) -> Subject {
     let name = shared::role_name(oid);
     let is_caller = oid == caller;
-    // Before 16 a role counted as holding ADMIN OPTION on itself; never here.
-    let caller_has_admin = !is_caller && pg_sys::is_admin_of_role(caller, oid);
+    let needs_creator = guard::needs_creator(action, is_caller);
     let kind = if shared::is_group_role(oid, marker) {
         Kind::GroupRole
     } else if pg_sys::superuser_arg(oid) {
@@ -84,13 +83,24 @@ unsafe fn subject(
     } else if shared::is_managed_user(oid, marker) {
         Kind::ManagedUser
     } else {
-        // The creator label is read from pg_shseclabel (not cached), so only
-        // when the decision depends on it.
-        let needed = !caller_has_admin && guard::needs_creator(action, is_caller);
+        // One index lookup in pg_shseclabel, and only when the decision
+        // depends on it.
         Kind::Plain {
-            created_by_caller: needed && shared::creator(oid) == Some(caller),
+            created_by_caller: needs_creator && shared::creator(oid) == Some(caller),
         }
     };
+    // ADMIN OPTION is asked only where the decision depends on it: on 15
+    // and older, is_admin_of_role walks the caller's memberships without a
+    // cache, which cost more than the statement itself when memberships
+    // change often. Before 16 a role counted as holding ADMIN OPTION on
+    // itself; never here.
+    let admin_matters = !is_caller
+        && match kind {
+            Kind::Predefined { .. } => action == Action::GrantMembershipIn,
+            Kind::Plain { created_by_caller } => needs_creator && !created_by_caller,
+            _ => false,
+        };
+    let caller_has_admin = admin_matters && pg_sys::is_admin_of_role(caller, oid);
     Subject {
         name,
         kind,
