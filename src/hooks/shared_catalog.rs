@@ -50,7 +50,25 @@ pub fn marker_oid() -> Option<pg_sys::Oid> {
     role_oid(GROUP_MARKER_ROLE)
 }
 
-/// Direct membership of `member` in `role`.
+/// Direct membership of `member` in `role`. Up to 15, (roleid, member) is
+/// the whole key of the cache: one tuple lookup, which stays cached when
+/// other memberships change (a list lookup is rebuilt after any change).
+#[cfg(any(feature = "pg14", feature = "pg15"))]
+pub fn is_direct_member(member: pg_sys::Oid, role: pg_sys::Oid) -> bool {
+    // SAFETY: syscache existence check on the full key (roleid, member).
+    unsafe {
+        pg_sys::SearchSysCacheExists(
+            pg_sys::SysCacheIdentifier::AUTHMEMROLEMEM as i32,
+            pg_sys::Datum::from(role),
+            pg_sys::Datum::from(member),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+        )
+    }
+}
+
+/// From 16 the grantor is part of the key: a list lookup on its prefix.
+#[cfg(not(any(feature = "pg14", feature = "pg15")))]
 pub fn is_direct_member(member: pg_sys::Oid, role: pg_sys::Oid) -> bool {
     // SAFETY: syscache list lookup on (roleid, member).
     !unsafe { auth_members(pg_sys::SysCacheIdentifier::AUTHMEMROLEMEM, &[role, member]) }.is_empty()
