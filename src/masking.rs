@@ -36,6 +36,9 @@ struct Current {
     masked_from: Option<usize>,
     function_call: bool,
     rest_scanned: bool,
+    /// Parse analysis found no password in the statement that ends here:
+    /// ExecutorStart need not look again.
+    clean_until: usize,
 }
 
 thread_local! {
@@ -51,9 +54,20 @@ unsafe fn c_bytes<'a>(text: *const c_char) -> &'a [u8] {
     }
 }
 
+/// When the current top-level statement started, as this backend reported
+/// it to pg_stat_activity: a plain read of its own entry (this runs for
+/// every statement; the function call would cost a guarded FFI round trip).
 fn statement_started() -> i64 {
-    // SAFETY: reads a backend-local timestamp.
-    unsafe { pg_sys::GetCurrentStatementStartTimestamp() }
+    // SAFETY: MyBEEntry is this backend's own entry in shared memory (or
+    // null); only this backend writes it, so reading it needs no lock.
+    unsafe {
+        let entry = pg_sys::MyBEEntry;
+        if entry.is_null() {
+            0
+        } else {
+            (*entry).st_activity_start_timestamp
+        }
+    }
 }
 
 /// The state for `text`, reset when it is another text than last time.
@@ -343,6 +357,11 @@ pub unsafe fn statement_parsed(query: *mut pg_sys::Query, text: *const c_char) {
     for f in [finding, later].into_iter().flatten() {
         note(f.offset, f.kind == Kind::FunctionCall);
     }
+    if finding.is_none() {
+        let mut state = current_for(text, bytes.len());
+        state.clean_until = state.clean_until.max(end);
+        CURRENT.with(|c| c.set(state));
+    }
 }
 
 /// A top-level utility statement is about to run (ProcessUtility): with the
@@ -373,11 +392,15 @@ pub unsafe fn executor_verdict(
     let (start, end) = statement_range(location, length, bytes.len());
     let top = pg_sys::debug_query_string;
     let kept = if !top.is_null() && (text == top || c_bytes(top) == bytes) {
-        kept_verdict(top, c_bytes(top).len()).and_then(|s| s.masked_from)
+        kept_verdict(top, c_bytes(top).len())
     } else {
         None
     };
-    let from = match kept {
+    // Judged already at parse analysis, and found clean.
+    if kept.is_some_and(|s| s.masked_from.is_none_or(|f| f >= end) && s.clean_until >= end) {
+        return None;
+    }
+    let from = match kept.and_then(|s| s.masked_from) {
         Some(from) if from < end => from.max(start),
         _ => redact::may_name_password_function(&bytes[start..end]).then_some(start)?,
     };

@@ -22,6 +22,7 @@
 #include "parser/analyze.h"
 #include "parser/scanner.h"
 #include "storage/ipc.h"
+#include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/elog.h"
 
@@ -211,7 +212,9 @@ post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	 * Before the previous hook: pg_stat_statements calls the hook it chained
 	 * first and stores text right after, in either order.
 	 */
-	managed_roles_statement_parsed(pstate, query);
+	/* Only a top-level statement's text is shown in pg_stat_activity. */
+	if (pstate && pstate->p_sourcetext == debug_query_string)
+		managed_roles_statement_parsed(pstate, query);
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
 }
