@@ -39,10 +39,31 @@ pub fn init() {
     // startup, so managed_roles.database only exists when preloaded; without
     // preloading, home_database() reads the raw postgresql.conf value.
     // SAFETY: read once in _PG_init.
-    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+    let preloaded = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
+    if preloaded {
         define_home_database();
     }
     define_session_settings();
+    if preloaded {
+        reserve_prefix();
+    }
+}
+
+/// A misspelled `managed_roles.*` setting (`min_pasword_bits = 80`) is an
+/// error, not a silently accepted placeholder that leaves the policy weaker
+/// than the DBA believes. Only when preloaded: without it,
+/// `managed_roles.database` stays a placeholder that home_database() reads.
+fn reserve_prefix() {
+    // SAFETY: called in _PG_init after this extension defined its settings.
+    #[cfg(not(feature = "pg14"))]
+    unsafe {
+        pg_sys::MarkGUCPrefixReserved(c"managed_roles".as_ptr())
+    };
+    // SAFETY: as above; PostgreSQL 14 can only warn about placeholders.
+    #[cfg(feature = "pg14")]
+    unsafe {
+        pg_sys::EmitWarningsOnPlaceholders(c"managed_roles".as_ptr())
+    };
 }
 
 fn define_home_database() {

@@ -74,6 +74,9 @@ SET managed_roles.password_estimator = charset;
 SET managed_roles.allow_hashed_passwords = on;
 SHOW managed_roles.min_password_bits;
 RESET ROLE;
+-- The settings prefix is reserved: a misspelled setting is an error, not a
+-- placeholder that leaves the policy weaker than intended.
+SET managed_roles.min_pasword_bits = 80;
 -- Long and adversarial inputs are judged (bounded work) up to the maximum
 -- length; beyond it, check_password says so as the hook would.
 SELECT (managed_roles.check_password(repeat('aA1!', 256)) ->> 'ok') AS repetitive_1024,
