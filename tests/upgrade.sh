@@ -40,6 +40,12 @@ SELECT 'trigger', tgrelid::regclass, tgname, pg_get_triggerdef(oid), tgenabled F
    AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'managed_roles'::regnamespace) ORDER BY 2, 3;
 SELECT 'config', (SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM unnest(extconfig) c)
   FROM pg_extension WHERE extname = 'managed_roles';
+-- View definitions and table/view privileges: an upgrade script that
+-- repeats them must not drift from the install script.
+SELECT 'view', c.relname, pg_get_viewdef(c.oid, true), c.reloptions::text
+  FROM pg_class c WHERE c.relnamespace = 'managed_roles'::regnamespace AND c.relkind = 'v' ORDER BY 2;
+SELECT 'acl', c.relname, c.relkind, c.relacl::text
+  FROM pg_class c WHERE c.relnamespace = 'managed_roles'::regnamespace AND c.relkind IN ('r', 'v', 'S') ORDER BY 2;
 SQL
 }
 
