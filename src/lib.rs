@@ -18,6 +18,7 @@ mod masking;
 mod names;
 mod offboard;
 mod password;
+mod pg;
 mod protection;
 mod provision;
 mod redact;

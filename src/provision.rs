@@ -244,7 +244,7 @@ fn create_managed_user(
     let template_name = required(role, "template (role)");
     validate_new_role_name(
         name,
-        &crate::hooks::shared_catalog::protected_names(!caller.superuser),
+        &crate::pg::shared_catalog::protected_names(!caller.superuser),
     )
     .or_raise();
 

@@ -2,50 +2,16 @@
 //! (and to the provisioning functions) must satisfy the password policy;
 //! pre-hashed passwords are refused unless allowed.
 
-use crate::errors::{Failure, OrRaise};
+use crate::errors::OrRaise;
 use crate::gucs;
-use crate::password::policy::{self, Verdict};
+use crate::password::{hashed_rejection, judge, rejection};
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
 use std::ffi::{c_char, CStr};
 
 /// Builds zxcvbn's dictionaries in the postmaster: backends inherit them
 /// and never pay the first-call cost or private memory for them.
 pub fn warm_up() {
-    policy::warm_up_zxcvbn();
-}
-
-/// Lets a long check respond to query cancel.
-pub fn check_for_interrupts() {
-    pgrx::check_for_interrupts!();
-}
-
-/// The policy verdict on a plaintext password.
-pub fn judge(password: &str, username: Option<&str>) -> Verdict {
-    policy::evaluate(
-        password,
-        username,
-        &gucs::password_policy(),
-        &mut check_for_interrupts,
-    )
-}
-
-pub fn rejection(verdict: &Verdict) -> Failure {
-    Failure::new(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        verdict.message(),
-    )
-    .detail(verdict.detail())
-    .hint(verdict.hint())
-}
-
-pub fn hashed_rejection() -> Failure {
-    Failure::new(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        "pre-hashed passwords are not accepted",
-    )
-    .detail("The password arrived as an MD5 or SCRAM verifier, so its strength cannot be checked.")
-    .hint("Send the password in plaintext over an encrypted connection (CREATE/ALTER ROLE ... PASSWORD '...'), or call managed_roles.reset_managed_password() to have one generated.")
+    crate::password::policy::warm_up_zxcvbn();
 }
 
 /// First, before any other check_password hook or the server hashes it: a

@@ -11,7 +11,6 @@ pub mod emit_log;
 pub mod executor_start;
 pub mod post_parse_analyze;
 pub mod process_utility;
-pub mod shared_catalog;
 
 use pgrx::pg_sys;
 

@@ -14,11 +14,11 @@
 //! it moves to the front of the chain, whatever the order of
 //! shared_preload_libraries.
 
-use super::shared_catalog as shared;
 use crate::errors::{insufficient_privilege, OrRaise};
 use crate::guard::{self, Action, Kind, Subject, SERVER_ACCESS_ROLES};
 use crate::gucs;
 use crate::masking;
+use crate::pg::shared_catalog as shared;
 use crate::redact;
 use pgrx::prelude::*;
 use pgrx::PgList;

@@ -13,7 +13,6 @@
 pub mod policy;
 
 use crate::errors::{invalid_parameter, not_null, Failure};
-use crate::hooks::check_password::{hashed_rejection, judge};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::ffi::CString;
@@ -159,6 +158,39 @@ pub fn validate_supplied(password: &str) -> Result<(), Failure> {
         ));
     }
     Ok(())
+}
+
+/// Lets a long check respond to query cancel.
+pub fn check_for_interrupts() {
+    pgrx::check_for_interrupts!();
+}
+
+/// The policy verdict on a plaintext password.
+pub fn judge(password: &str, username: Option<&str>) -> policy::Verdict {
+    policy::evaluate(
+        password,
+        username,
+        &crate::gucs::password_policy(),
+        &mut check_for_interrupts,
+    )
+}
+
+pub fn rejection(verdict: &policy::Verdict) -> Failure {
+    Failure::new(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        verdict.message(),
+    )
+    .detail(verdict.detail())
+    .hint(verdict.hint())
+}
+
+pub fn hashed_rejection() -> Failure {
+    Failure::new(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        "pre-hashed passwords are not accepted",
+    )
+    .detail("The password arrived as an MD5 or SCRAM verifier, so its strength cannot be checked.")
+    .hint("Send the password in plaintext over an encrypted connection (CREATE/ALTER ROLE ... PASSWORD '...'), or call managed_roles.reset_managed_password() to have one generated.")
 }
 
 fn cstring(s: &str) -> CString {
