@@ -1,17 +1,19 @@
 //! The provisioning lifecycle: create, reset, adopt and drop managed users.
 
 use crate::audit;
-use crate::catalog::{self, spi, Role};
+use crate::catalog::{self, spi};
 use crate::credentials;
+use crate::dependencies::{dependencies, Dependencies};
 use crate::errors::{
-    duplicate_object, insufficient_privilege, invalid_parameter, required, undefined_object,
-    Failure, OrRaise,
+    duplicate_object, insufficient_privilege, invalid_parameter, required, Failure, OrRaise,
 };
 use crate::gucs;
-use crate::identity::{as_extension_owner, caller, Caller};
+use crate::identity::{as_extension_owner, caller};
 use crate::names::validate_new_role_name;
 use crate::offboard;
 use crate::password;
+use crate::registry::{managed_user, require_managed, require_role};
+use crate::rights::{authorize_target, authorize_template, require_rights_covered};
 use crate::templates::{
     grant_groups, group_roles_for, load_templates, login_options, require_template,
     require_template_in, sync_user_groups, Template,
@@ -20,162 +22,6 @@ use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::{JsonB, PgSqlErrorCode};
 use serde_json::json;
-
-/// A registered managed user.
-pub(crate) struct Managed {
-    pub role: Role,
-    pub template: String,
-    created_by_oid: Option<pg_sys::Oid>,
-}
-
-fn managed_user(role: Role) -> Option<Managed> {
-    Spi::connect(|client| {
-        let table = spi(client.select(
-            "SELECT template, created_by_oid FROM managed_roles.users WHERE role_oid = $1",
-            Some(1),
-            &[role.oid.into()],
-        ));
-        if table.is_empty() {
-            return None;
-        }
-        let row = table.first();
-        let template: String = spi(row.get_by_name("template")).unwrap();
-        let created_by_oid: Option<pg_sys::Oid> = spi(row.get_by_name("created_by_oid"));
-        Some(Managed {
-            role,
-            template,
-            created_by_oid,
-        })
-    })
-}
-
-pub(crate) fn require_role(name: &str) -> Role {
-    catalog::role_by_name(name)
-        .unwrap_or_else(|| undefined_object(format!("role \"{name}\" does not exist")).raise())
-}
-
-pub(crate) fn require_managed(name: &str) -> Managed {
-    let role = require_role(name);
-    if catalog::is_group_role(role.oid) {
-        insufficient_privilege(format!("\"{name}\" is a template group role, not a user"))
-            .hint("Group roles change only through define_template().")
-            .raise();
-    }
-    managed_user(role).unwrap_or_else(|| {
-        Failure::new(
-            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            format!("role \"{name}\" is not managed by managed_roles"),
-        )
-        .hint(format!(
-            "Bring it under management with adopt_user('{name}', '<template>') first."
-        ))
-        .raise()
-    })
-}
-
-/// A non-superuser may use a template only if it is a member of the
-/// template's group role and itself holds every login attribute the template
-/// gives, so that provisioning never hands out more than the caller has.
-fn authorize_template(caller: &Caller, template: &Template, action: &str) {
-    if caller.superuser {
-        return;
-    }
-    let group = catalog::role_by_name(&template.group_role);
-    let member = group
-        .as_ref()
-        .is_some_and(|g| catalog::has_role(caller.oid, g.oid, "MEMBER"));
-    if !member {
-        insufficient_privilege(format!(
-            "permission denied to {action} users of template \"{}\"",
-            template.name
-        ))
-        .detail(format!(
-            "Only superusers and members of role \"{}\" can do this.",
-            template.group_role
-        ))
-        .raise();
-    }
-    let me = catalog::role_by_oid(caller.oid).expect("current user exists");
-    let login = &template.spec.login;
-    let lacking: Vec<&str> = [
-        ("CREATEDB", login.createdb && !me.createdb),
-        ("CREATEROLE", login.createrole && !me.createrole),
-        ("REPLICATION", login.replication && !me.replication),
-        ("BYPASSRLS", login.bypassrls && !me.bypassrls),
-    ]
-    .into_iter()
-    .filter_map(|(attr, missing)| missing.then_some(attr))
-    .collect();
-    if !lacking.is_empty() {
-        insufficient_privilege(format!(
-            "permission denied to {action} users of template \"{}\"",
-            template.name
-        ))
-        .detail(format!(
-            "The template gives {}, which you do not have.",
-            lacking.join(" and ")
-        ))
-        .raise();
-    }
-}
-
-/// Rights over an existing managed user, for a non-superuser: never a
-/// superuser or a group role; the caller must be able to provision its
-/// template; another manager's account only for its provisioner; and the
-/// caller must itself hold every right the user has (login attributes and
-/// role memberships, followed transitively), so that acting on the user
-/// (taking over its password, say) never gives the caller more than it has.
-pub(crate) fn authorize_target(caller: &Caller, user: &Managed, template: &Template, action: &str) {
-    if catalog::is_group_role(user.role.oid) {
-        insufficient_privilege(format!("\"{}\" is a template group role", user.role.name)).raise();
-    }
-    if caller.superuser {
-        return;
-    }
-    if user.role.superuser {
-        insufficient_privilege(format!(
-            "permission denied to {action} superuser \"{}\"",
-            user.role.name
-        ))
-        .raise();
-    }
-    authorize_template(caller, template, action);
-    let is_self = user.role.oid == caller.oid;
-    if user.role.createrole && !is_self && user.created_by_oid != Some(caller.oid) {
-        insufficient_privilege(format!(
-            "permission denied to {action} \"{}\"",
-            user.role.name
-        ))
-        .detail("It is a manager account (CREATEROLE) that you did not provision.")
-        .hint("Only superusers and the manager who provisioned it can do this.")
-        .raise();
-    }
-    require_rights_covered(caller, &user.role, action);
-}
-
-/// The rule of docs/security.md: a non-superuser acts only on roles whose
-/// every right it holds itself.
-fn require_rights_covered(caller: &Caller, target: &Role, action: &str) {
-    if target.oid == caller.oid {
-        return;
-    }
-    let lacking = catalog::rights_not_held(target.oid, caller.oid);
-    if !lacking.is_empty() {
-        let shown: Vec<&str> = lacking.iter().take(10).map(String::as_str).collect();
-        insufficient_privilege(format!("permission denied to {action} \"{}\"", target.name))
-            .detail(format!(
-                "It has rights you do not have: {}{}.",
-                shown.join(", "),
-                if lacking.len() > shown.len() {
-                    ", ..."
-                } else {
-                    ""
-                }
-            ))
-            .hint("Only superusers, or roles holding every right of the user, can do this.")
-            .raise();
-    }
-}
 
 fn connection_target(database: Option<&str>) -> (String, i32, String) {
     let database = match database {
@@ -415,107 +261,6 @@ fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
         );
         report
     }))
-}
-
-/// What a role owns or holds, from pg_shdepend (a shared catalog, so other
-/// databases are visible too).
-pub struct Dependencies {
-    /// Descriptions of objects owned in this database or cluster-wide
-    /// (databases, tablespaces); default privileges are not counted.
-    pub local_owned: Vec<String>,
-    /// Privileges and default privileges in this database or on shared objects.
-    pub local_privileges: i64,
-    /// Other databases where the role owns objects or holds privileges.
-    pub other_databases: Vec<OtherDatabase>,
-    /// Dependencies on shared objects (databases, tablespaces).
-    pub shared: i64,
-}
-
-pub struct OtherDatabase {
-    pub name: String,
-    pub oid: pg_sys::Oid,
-    pub owned: i64,
-    pub privileges: i64,
-}
-
-pub fn dependencies(role: pg_sys::Oid) -> Dependencies {
-    Spi::connect(|client| {
-        let table = spi(client.select(
-            "WITH d AS (
-               SELECT s.dbid, s.deptype, s.classid, s.objid, s.objsubid,
-                      s.dbid IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())) AS local
-                 FROM pg_catalog.pg_shdepend s
-                WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.refobjid = $1)
-             SELECT 'owned' AS kind, pg_catalog.pg_describe_object(classid, objid, objsubid) AS what, NULL::bigint AS owned, NULL::bigint AS privileges, NULL::pg_catalog.oid AS dboid
-               FROM d WHERE local AND deptype = 'o' AND classid <> 'pg_catalog.pg_default_acl'::pg_catalog.regclass
-             UNION ALL
-             SELECT 'local_privileges', NULL, NULL, count(*), NULL FROM d WHERE local AND (deptype <> 'o' OR classid = 'pg_catalog.pg_default_acl'::pg_catalog.regclass)
-             UNION ALL
-             SELECT 'shared', NULL, NULL, count(*), NULL FROM d WHERE dbid = 0
-             UNION ALL
-             SELECT 'other', db.datname::text, count(*) FILTER (WHERE deptype = 'o'), count(*) FILTER (WHERE deptype <> 'o'), db.oid
-               FROM d JOIN pg_catalog.pg_database db ON db.oid = d.dbid WHERE NOT local GROUP BY db.datname, db.oid
-             ORDER BY 1, 2",
-            None,
-            &[role.into()],
-        ));
-        let mut deps = Dependencies {
-            local_owned: Vec::new(),
-            local_privileges: 0,
-            other_databases: Vec::new(),
-            shared: 0,
-        };
-        for row in table {
-            let kind: String = spi(row.get_by_name("kind")).unwrap();
-            let what: Option<String> = spi(row.get_by_name("what"));
-            match kind.as_str() {
-                "owned" => deps.local_owned.push(what.unwrap_or_default()),
-                "shared" => deps.shared = spi(row.get_by_name("privileges")).unwrap_or(0),
-                "local_privileges" => {
-                    deps.local_privileges = spi(row.get_by_name("privileges")).unwrap_or(0)
-                }
-                _ => deps.other_databases.push(OtherDatabase {
-                    name: what.unwrap_or_default(),
-                    oid: spi(row.get_by_name("dboid")).expect("database oid"),
-                    owned: spi(row.get_by_name("owned")).unwrap_or(0),
-                    privileges: spi(row.get_by_name("privileges")).unwrap_or(0),
-                }),
-            }
-        }
-        deps
-    })
-}
-
-impl Dependencies {
-    /// Errors, naming each database and what to run there, if the role still
-    /// owns objects or holds privileges in other databases.
-    pub fn refuse_other_databases(&self, role: &str, reassign_to: Option<&str>) {
-        if self.other_databases.is_empty() {
-            return;
-        }
-        let listed: Vec<String> = self
-            .other_databases
-            .iter()
-            .map(|db| {
-                format!(
-                    "{} ({} owned, {} privileges)",
-                    db.name, db.owned, db.privileges
-                )
-            })
-            .collect();
-        let r = quote_identifier(role);
-        let reassign = match reassign_to {
-            Some(target) => format!("REASSIGN OWNED BY {r} TO {}; ", quote_identifier(target)),
-            None => format!("REASSIGN OWNED BY {r} TO <new owner>; "),
-        };
-        Failure::new(
-            PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-            format!("role \"{role}\" still owns objects or holds privileges in other databases"),
-        )
-        .detail(format!("Databases: {}.", listed.join(", ")))
-        .hint(format!("Connect to each of those databases and run: {reassign}DROP OWNED BY {r}; then try again."))
-        .raise();
-    }
 }
 
 /// Errors listing what a role owns here and elsewhere; nothing is changed.

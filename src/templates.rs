@@ -519,7 +519,7 @@ fn drop_template(name: Option<&str>) -> JsonB {
         }
         let group_oid = catalog::role_by_name(&template.group_role).map(|r| r.oid);
         if let Some(oid) = group_oid {
-            let deps = crate::provision::dependencies(oid);
+            let deps = crate::dependencies::dependencies(oid);
             deps.refuse_other_databases(&template.group_role, None);
             if !deps.local_owned.is_empty() {
                 Failure::new(
