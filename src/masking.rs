@@ -18,6 +18,7 @@
 //!   whatever the order of shared_preload_libraries (hooks::process_utility).
 //! - the server log: hooks::emit_log consults the verdict kept here.
 
+use crate::pg::{c_bytes, clip, concat_no_oom};
 use crate::redact::{self, Finding, Kind};
 use pgrx::pg_sys;
 use pgrx::PgList;
@@ -43,15 +44,6 @@ struct Current {
 
 thread_local! {
     static CURRENT: Cell<Current> = Cell::new(Current::default());
-}
-
-/// SAFETY (for callers): `text` is null or a NUL-terminated string.
-unsafe fn c_bytes<'a>(text: *const c_char) -> &'a [u8] {
-    if text.is_null() {
-        &[]
-    } else {
-        CStr::from_ptr(text).to_bytes()
-    }
 }
 
 /// When the current top-level statement started, as this backend reported
@@ -123,30 +115,15 @@ unsafe fn report_activity(text: *const c_char, len: usize, from: usize) {
     }
     let limit = usize::try_from(pg_sys::pgstat_track_activity_query_size).unwrap_or(1024);
     let room = limit.saturating_sub(redact::REDACTED.len() + 1);
-    let wanted = from.min(len).min(room);
-    // Cut on a character boundary of the server encoding.
-    let keep =
-        usize::try_from(pg_sys::pg_mbcliplen(text, wanted as i32, wanted as i32)).unwrap_or(0);
-    let size = keep + redact::REDACTED.len() + 1;
-    let buf = pg_sys::MemoryContextAllocExtended(
+    let keep = clip(text, from.min(len).min(room));
+    let Some(buf) = concat_no_oom(
         pg_sys::CurrentMemoryContext,
-        size,
-        pg_sys::MCXT_ALLOC_NO_OOM as i32,
-    )
-    .cast::<u8>();
-    if buf.is_null() {
+        &[&c_bytes(text)[..keep], redact::REDACTED.as_bytes()],
+    ) else {
         return;
-    }
-    // SAFETY: `buf` holds `size` bytes; `text` holds at least `keep`.
-    std::ptr::copy_nonoverlapping(text.cast::<u8>(), buf, keep);
-    std::ptr::copy_nonoverlapping(
-        redact::REDACTED.as_ptr(),
-        buf.add(keep),
-        redact::REDACTED.len(),
-    );
-    *buf.add(size - 1) = 0;
+    };
     let query_id = pg_sys::pgstat_get_my_query_id();
-    pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, buf.cast());
+    pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, buf);
     pg_sys::pgstat_report_query_id(query_id, true);
     pg_sys::pfree(buf.cast());
 }
@@ -191,18 +168,24 @@ pub fn mask_activity_after_error(finding: Finding) {
 // ---------------------------------------------------------------------------
 // Verdicts from parse trees.
 
-fn def_name_is(def: *mut pg_sys::DefElem, name: &[u8]) -> bool {
-    // SAFETY: `def` comes from a parse tree; defname is a C string or null.
-    unsafe { !(*def).defname.is_null() && CStr::from_ptr((*def).defname).to_bytes() == name }
-}
-
-/// The PASSWORD option of CREATE/ALTER ROLE with a value (PASSWORD NULL
-/// carries none): the byte where the option starts.
-unsafe fn password_option(options: *mut pg_sys::List, stmt_start: usize) -> Option<usize> {
+/// The PASSWORD option of CREATE/ALTER ROLE, if it carries a value
+/// (PASSWORD NULL carries none).
+///
+/// # Safety
+/// `node` is a utility parse tree.
+pub unsafe fn password_option(node: *mut pg_sys::Node) -> Option<*mut pg_sys::DefElem> {
+    let options = match (*node).type_ {
+        pg_sys::NodeTag::T_CreateRoleStmt => (*node.cast::<pg_sys::CreateRoleStmt>()).options,
+        pg_sys::NodeTag::T_AlterRoleStmt => (*node.cast::<pg_sys::AlterRoleStmt>()).options,
+        _ => return None,
+    };
     PgList::<pg_sys::DefElem>::from_pg(options)
         .iter_ptr()
-        .find(|&def| def_name_is(def, b"password") && !(*def).arg.is_null())
-        .map(|def| usize::try_from((*def).location).unwrap_or(stmt_start))
+        .find(|&def| {
+            !(*def).defname.is_null()
+                && CStr::from_ptr((*def).defname).to_bytes() == b"password"
+                && !(*def).arg.is_null()
+        })
 }
 
 /// The statement range [start, end) of a statement within its source text.
@@ -231,18 +214,14 @@ pub unsafe fn utility_verdict(
         return None;
     }
     let (start, end) = statement_range(location, length, text.len());
-    let role_option = |options| {
-        password_option(options, start).map(|offset| Finding {
-            offset: offset.clamp(start, end),
-            kind: Kind::RoleOption,
-        })
-    };
     match (*node).type_ {
-        pg_sys::NodeTag::T_CreateRoleStmt => {
-            role_option((*node.cast::<pg_sys::CreateRoleStmt>()).options)
-        }
-        pg_sys::NodeTag::T_AlterRoleStmt => {
-            role_option((*node.cast::<pg_sys::AlterRoleStmt>()).options)
+        pg_sys::NodeTag::T_CreateRoleStmt | pg_sys::NodeTag::T_AlterRoleStmt => {
+            password_option(node).map(|def| Finding {
+                offset: usize::try_from((*def).location)
+                    .unwrap_or(start)
+                    .clamp(start, end),
+                kind: Kind::RoleOption,
+            })
         }
         // Nothing in them is ever executed or stored as SQL.
         pg_sys::NodeTag::T_TransactionStmt | pg_sys::NodeTag::T_VariableShowStmt => None,
@@ -320,8 +299,8 @@ unsafe fn query_verdict(query: *mut pg_sys::Query, text: &[u8]) -> Option<Findin
     })
 }
 
-/// Right after parse analysis of a top-level statement (post_parse_analyze):
-/// decide from its tree and mask pg_stat_activity before the statement runs.
+/// Right after parse analysis of a top-level query (post_parse_analyze):
+/// decide from its tree and mask pg_stat_activity before the query runs.
 /// When the text holds further statements that are not parsed yet, their
 /// part of the text is judged by the text rules once.
 ///
@@ -331,13 +310,11 @@ pub unsafe fn statement_parsed(query: *mut pg_sys::Query, text: *const c_char) {
         return;
     }
     let bytes = c_bytes(text);
-    let finding = if (*query).commandType == pg_sys::CmdType::CMD_UTILITY {
-        utility_verdict(
-            (*query).utilityStmt,
-            bytes,
-            (*query).stmt_location,
-            (*query).stmt_len,
-        )
+    // A utility statement is judged once, by the ProcessUtility hook just
+    // before it runs (utility_statement_runs); queries are judged here.
+    let utility = (*query).commandType == pg_sys::CmdType::CMD_UTILITY;
+    let finding = if utility {
+        None
     } else {
         query_verdict(query, bytes)
     };
@@ -357,7 +334,7 @@ pub unsafe fn statement_parsed(query: *mut pg_sys::Query, text: *const c_char) {
     for f in [finding, later].into_iter().flatten() {
         note(f.offset, f.kind == Kind::FunctionCall);
     }
-    if finding.is_none() {
+    if !utility && finding.is_none() {
         let mut state = current_for(text, bytes.len());
         state.clean_until = state.clean_until.max(end);
         CURRENT.with(|c| c.set(state));
@@ -390,9 +367,10 @@ pub unsafe fn executor_verdict(
 ) -> Option<(usize, usize, usize)> {
     let bytes = c_bytes(text);
     let (start, end) = statement_range(location, length, bytes.len());
-    let top = pg_sys::debug_query_string;
-    let kept = if !top.is_null() && (text == top || c_bytes(top) == bytes) {
-        kept_verdict(top, c_bytes(top).len())
+    // Only the top-level text itself can have a kept verdict (a copy of it,
+    // as the extended protocol makes, never has one yet at ExecutorStart).
+    let kept = if is_top_level(text) {
+        kept_verdict(text, bytes.len())
     } else {
         None
     };

@@ -18,18 +18,10 @@
 
 use crate::gucs;
 use crate::masking;
+use crate::pg::{c_bytes as bytes, clip, concat_no_oom};
 use crate::redact::{self, Finding, Kind};
 use pgrx::prelude::*;
-use std::ffi::{c_char, CStr};
-
-/// SAFETY (for callers): `field` is null or a NUL-terminated string.
-unsafe fn bytes<'a>(field: *const c_char) -> &'a [u8] {
-    if field.is_null() {
-        &[]
-    } else {
-        CStr::from_ptr(field).to_bytes()
-    }
-}
+use std::ffi::c_char;
 
 /// Rewrites a string field of the error being reported as
 /// `field[..from] + marker + field[to..]`, keeping at most MAX_KEPT_PREFIX
@@ -40,28 +32,12 @@ unsafe fn bytes<'a>(field: *const c_char) -> &'a [u8] {
 unsafe fn rewrite(field: &mut *mut c_char, from: usize, to: usize, marker: &[u8]) {
     let old = bytes(*field);
     let to = to.min(old.len());
-    let wanted = from.min(to).min(redact::MAX_KEPT_PREFIX);
-    let keep =
-        usize::try_from(pg_sys::pg_mbcliplen(*field, wanted as i32, wanted as i32)).unwrap_or(0);
-    let tail = &old[to..];
-    let size = keep + marker.len() + tail.len() + 1;
-    let new = pg_sys::MemoryContextAllocExtended(
-        pg_sys::ErrorContext,
-        size,
-        pg_sys::MCXT_ALLOC_NO_OOM as i32,
-    )
-    .cast::<u8>();
-    if new.is_null() {
+    let keep = clip(*field, from.min(to).min(redact::MAX_KEPT_PREFIX));
+    match concat_no_oom(pg_sys::ErrorContext, &[&old[..keep], marker, &old[to..]]) {
+        Some(new) => *field = new,
         // No memory for the marker: cutting in place needs none.
-        *(*field).add(keep) = 0;
-        return;
+        None => *(*field).add(keep) = 0,
     }
-    // SAFETY: `new` holds `size` bytes, the three parts and the NUL.
-    std::ptr::copy_nonoverlapping(old.as_ptr(), new, keep);
-    std::ptr::copy_nonoverlapping(marker.as_ptr(), new.add(keep), marker.len());
-    std::ptr::copy_nonoverlapping(tail.as_ptr(), new.add(keep + marker.len()), tail.len());
-    *new.add(size - 1) = 0;
-    *field = new.cast();
 }
 
 unsafe fn cut_at(field: &mut *mut c_char, from: usize) {

@@ -1,9 +1,10 @@
 //! post_parse_analyze_hook: the first moment a statement's tree exists.
-//! A top-level statement that carries a password is masked in
-//! pg_stat_activity here, before it runs (see `masking`). Every other
-//! statement costs a pointer comparison, or for queries a scan of their
-//! text for the letters of a password function's name. The hook itself is
-//! C (src/pg/hooks.c), which calls this first and then the previous hook.
+//! A top-level query that calls a password function is masked in
+//! pg_stat_activity here, before it runs (see `masking`; utility statements
+//! are judged once, in the ProcessUtility hook). A nested statement costs a
+//! pointer comparison in C, a top-level query a memchr scan of its text for
+//! the letters of a password function's name. The hook itself is C
+//! (src/pg/hooks.c), which calls this first and then the previous hook.
 
 use crate::gucs;
 use crate::masking;

@@ -359,22 +359,16 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_before(
 /// The length rule of the check_password hook, applied to the tree of
 /// CREATE/ALTER ROLE ... PASSWORD before the statement is copied or run.
 unsafe fn refuse_oversized_password(node: *mut pg_sys::Node) {
-    let options = match (*node).type_ {
-        pg_sys::NodeTag::T_CreateRoleStmt => (*node.cast::<pg_sys::CreateRoleStmt>()).options,
-        pg_sys::NodeTag::T_AlterRoleStmt => (*node.cast::<pg_sys::AlterRoleStmt>()).options,
-        _ => return,
+    let Some(def) = masking::password_option(node) else {
+        return;
     };
-    for def in PgList::<pg_sys::DefElem>::from_pg(options).iter_ptr() {
-        if def_name(def) == b"password" && !(*def).arg.is_null() {
-            let value = string_value((*def).arg);
-            if !value.is_null() {
-                crate::password::check_length(
-                    CStr::from_ptr(value).to_bytes().len(),
-                    gucs::max_password_length(),
-                )
-                .or_raise();
-            }
-        }
+    let value = string_value((*def).arg);
+    if !value.is_null() {
+        crate::password::check_length(
+            CStr::from_ptr(value).to_bytes().len(),
+            gucs::max_password_length(),
+        )
+        .or_raise();
     }
 }
 
