@@ -36,6 +36,7 @@ install: setup
 	cargo pgrx install --pg-config $(PG_CONFIG) $(FEATURES)
 
 lint: setup
+	tests/layers.sh
 	cargo fmt --check
 	cargo clippy --all-targets $(FEATURES) --features pg_test -- -D warnings
 

@@ -1,38 +1,38 @@
 //! Server settings (`managed_roles.*`).
 
-use crate::password::policy::{Estimator, Policy};
+use crate::policy::password::{Estimator, Policy};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::{pg_sys, PostgresGucEnum};
 use std::ffi::CString;
 
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum PasswordEstimator {
+enum PasswordEstimator {
     #[name = c"zxcvbn"]
     Zxcvbn,
     #[name = c"charset"]
     Charset,
 }
 
-pub static HOME_DATABASE: GucSetting<Option<CString>> =
+static HOME_DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
-pub static CONNECTION_HOST: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
-pub static CONNECTION_PORT: GucSetting<i32> = GucSetting::<i32>::new(0);
+static CONNECTION_HOST: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static CONNECTION_PORT: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Default protected names: ones that look like administrator accounts.
-pub static PROTECTED_ROLE_NAMES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(
+static PROTECTED_ROLE_NAMES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(
     c"postgres,admin,administrator,root,superuser,replication,replicator,rds_superuser,cloud_admin,azure_superuser",
 ));
 
-pub static MIN_PASSWORD_BITS: GucSetting<i32> = GucSetting::<i32>::new(60);
-pub static MIN_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(12);
+static MIN_PASSWORD_BITS: GucSetting<i32> = GucSetting::<i32>::new(60);
+static MIN_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(12);
 /// Longest password accepted, in bytes; checked before anything else looks
 /// at the password, so its cost (SCRAM derivation, strength estimate,
 /// copies) stays bounded.
-pub static MAX_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(1024);
-pub static PASSWORD_ESTIMATOR: GucSetting<PasswordEstimator> =
+static MAX_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(1024);
+static PASSWORD_ESTIMATOR: GucSetting<PasswordEstimator> =
     GucSetting::<PasswordEstimator>::new(PasswordEstimator::Zxcvbn);
-pub static ALLOW_HASHED_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(false);
-pub static REDACT_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(true);
-pub static OFFBOARD_LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+static ALLOW_HASHED_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(false);
+static REDACT_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(true);
+static OFFBOARD_LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
 pub fn init() {
     // PostgreSQL refuses (FATAL) to define a server-start setting after
@@ -204,7 +204,7 @@ pub fn connection_port() -> i32 {
 }
 
 pub fn protected_role_names() -> Vec<String> {
-    crate::names::parse_name_list(&string_setting(&PROTECTED_ROLE_NAMES))
+    crate::policy::names::parse_name_list(&string_setting(&PROTECTED_ROLE_NAMES))
 }
 
 pub fn password_policy() -> Policy {
@@ -224,4 +224,13 @@ pub fn offboard_lock_timeout() -> i32 {
 
 pub fn max_password_length() -> usize {
     usize::try_from(MAX_PASSWORD_LENGTH.get()).unwrap_or(1024)
+}
+
+pub fn allow_hashed_passwords() -> bool {
+    ALLOW_HASHED_PASSWORDS.get()
+}
+
+/// Whether passwords are masked in logs and statistics.
+pub fn redact_passwords() -> bool {
+    REDACT_PASSWORDS.get()
 }

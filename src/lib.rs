@@ -2,32 +2,18 @@
 //! (privilege templates, provisioning with generated passwords, safe
 //! offboarding) for any PostgreSQL server.
 //!
-//! This file only wires the modules together and installs settings and hooks.
+//! This file only wires the layers together and installs settings and hooks;
+//! docs/architecture.md describes the layers and the direction of imports.
 
 use pgrx::prelude::*;
 
-mod audit;
-mod catalog;
-mod credentials;
-mod dependencies;
+mod api;
 mod errors;
-mod guard;
 mod gucs;
 mod hooks;
-mod identity;
-mod masking;
-mod names;
-mod offboard;
-mod password;
 mod pg;
-mod protection;
-mod provision;
-mod redact;
-mod registry;
-mod rights;
-mod sessions;
-mod spec;
-mod templates;
+mod policy;
+mod services;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -40,7 +26,23 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/protection.sql",
     name = "protection",
-    requires = ["bootstrap", protection::_guard_writes]
+    requires = ["bootstrap", api::protection::_guard_writes]
+);
+extension_sql_file!("../sql/views.sql", name = "views", requires = ["bootstrap"]);
+extension_sql_file!(
+    "../sql/default_templates.sql",
+    name = "default_templates",
+    requires = ["protection", "sessions", api::templates::define_template]
+);
+// After the default templates: their rows must not go through the triggers.
+extension_sql_file!(
+    "../sql/restore.sql",
+    name = "restore",
+    requires = [
+        "default_templates",
+        api::templates::restore_template,
+        api::templates::in_extension_write
+    ]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

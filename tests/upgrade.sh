@@ -31,7 +31,7 @@ schema() {
     sql -At <<'SQL'
 SELECT 'function', p.proname, pg_get_function_identity_arguments(p.oid), p.prosecdef, p.proconfig::text,
        pg_get_function_result(p.oid), p.provolatile, p.proisstrict, p.prosrc, p.probin,
-       has_function_privilege('public', p.oid, 'EXECUTE')
+       has_function_privilege('public', p.oid, 'EXECUTE'), p.proacl::text
   FROM pg_proc p WHERE p.pronamespace = 'managed_roles'::regnamespace ORDER BY 2, 3;
 SELECT 'column', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid

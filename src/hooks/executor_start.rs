@@ -6,7 +6,7 @@
 //! the executor a masked copy of the text.
 
 use crate::gucs;
-use crate::masking;
+use crate::pg::masking;
 use pgrx::prelude::*;
 use std::ffi::c_char;
 
@@ -25,17 +25,25 @@ pub unsafe extern "C-unwind" fn managed_roles_executor_verdict(
     mask_from: *mut i32,
     mask_to: *mut i32,
 ) -> bool {
-    if source_text.is_null() || pstmt.is_null() || !gucs::REDACT_PASSWORDS.get() {
+    if source_text.is_null() || pstmt.is_null() || !gucs::redact_passwords() {
         return false;
     }
-    let Some((start, from, to)) =
+    // SAFETY: `pstmt` is the QueryDesc's non-null plan and `source_text` its
+    // non-null NUL-terminated text, both valid for this call (this
+    // function's contract).
+    let verdict = unsafe {
         masking::executor_verdict(source_text, (*pstmt).stmt_location, (*pstmt).stmt_len)
-    else {
+    };
+    let Some((start, from, to)) = verdict else {
         return false;
     };
     // Texts are below 1 GB (MaxAllocSize): offsets fit an int.
-    *mask_start = i32::try_from(start).unwrap_or(0);
-    *mask_from = i32::try_from(from).unwrap_or(0);
-    *mask_to = i32::try_from(to).unwrap_or(i32::MAX);
+    // SAFETY: the out-parameters point at ints of the C hook (this
+    // function's contract).
+    unsafe {
+        *mask_start = i32::try_from(start).unwrap_or(0);
+        *mask_from = i32::try_from(from).unwrap_or(0);
+        *mask_to = i32::try_from(to).unwrap_or(i32::MAX);
+    }
     true
 }

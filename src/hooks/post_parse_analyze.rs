@@ -7,18 +7,22 @@
 //! (src/pg/hooks.c), which calls this first and then the previous hook.
 
 use crate::gucs;
-use crate::masking;
+use crate::pg::masking;
 use pgrx::prelude::*;
 
 /// # Safety
-/// Called by the C hook with PostgreSQL's arguments.
+/// Called by the C hook with PostgreSQL's arguments: `pstate` is null or a
+/// valid ParseState whose source text is the statement's, and `query` is
+/// null or the analyzed Query.
 #[pg_guard]
 #[no_mangle]
 pub unsafe extern "C-unwind" fn managed_roles_statement_parsed(
     pstate: *mut pg_sys::ParseState,
     query: *mut pg_sys::Query,
 ) {
-    if !pstate.is_null() && gucs::REDACT_PASSWORDS.get() {
-        masking::statement_parsed(query, (*pstate).p_sourcetext);
+    if !pstate.is_null() && gucs::redact_passwords() {
+        // SAFETY: `pstate` is a valid, non-null ParseState and `query` null or
+        // the analyzed Query of its source text (this function's contract).
+        unsafe { masking::statement_parsed(query, (*pstate).p_sourcetext) };
     }
 }

@@ -15,11 +15,11 @@
 //! shared_preload_libraries.
 
 use crate::errors::{insufficient_privilege, OrRaise};
-use crate::guard::{self, Action, Kind, Subject, SERVER_ACCESS_ROLES};
 use crate::gucs;
-use crate::masking;
-use crate::pg::shared_catalog as shared;
-use crate::redact;
+use crate::pg::masking;
+use crate::pg::roles;
+use crate::policy::guard::{self, Action, Kind, Subject, SERVER_ACCESS_ROLES};
+use crate::policy::redact;
 use pgrx::prelude::*;
 use pgrx::PgList;
 use std::ffi::{c_char, CStr};
@@ -50,43 +50,56 @@ enum RoleRef {
     Name(*const c_char),
 }
 
+/// The role's OID, or none if it does not exist (or no role is named).
+///
+/// # Safety
+/// The pointer in `role` is null or valid: a RoleSpec node, or a
+/// NUL-terminated name (of a parse tree that is still alive).
 unsafe fn resolve(role: &RoleRef) -> Option<pg_sys::Oid> {
-    let oid = match role {
-        RoleRef::Spec(spec) if spec.is_null() => return None,
-        RoleRef::Spec(spec) => pg_sys::get_rolespec_oid(*spec, true),
-        RoleRef::Name(name) if name.is_null() => return None,
-        RoleRef::Name(name) => pg_sys::get_role_oid(*name, true),
+    // SAFETY: the pointers are not null here, so valid (this function's
+    // contract); both lookups are asked with missing_ok.
+    let oid = unsafe {
+        match role {
+            RoleRef::Spec(spec) if spec.is_null() => return None,
+            RoleRef::Spec(spec) => pg_sys::get_rolespec_oid(*spec, true),
+            RoleRef::Name(name) if name.is_null() => return None,
+            RoleRef::Name(name) => pg_sys::get_role_oid(*name, true),
+        }
     };
     (oid != pg_sys::Oid::INVALID).then_some(oid)
 }
 
-/// The highest OID of the objects created by initdb, predefined roles among them.
-const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
+/// Whether `oid` is a superuser (false for a role that does not exist).
+fn is_superuser(oid: pg_sys::Oid) -> bool {
+    // SAFETY: a syscache lookup that accepts any OID, made inside the
+    // statement's transaction.
+    unsafe { pg_sys::superuser_arg(oid) }
+}
 
-unsafe fn subject(
+fn subject(
     oid: pg_sys::Oid,
     action: Action,
     caller: pg_sys::Oid,
     marker: Option<pg_sys::Oid>,
 ) -> Subject {
-    let name = shared::role_name(oid);
+    let name = roles::role_name_or_oid(oid);
     let is_caller = oid == caller;
     let needs_creator = guard::needs_creator(action, is_caller);
-    let kind = if shared::is_group_role(oid, marker) {
+    let kind = if Some(oid) == marker || roles::is_group_role(oid) {
         Kind::GroupRole
-    } else if pg_sys::superuser_arg(oid) {
+    } else if is_superuser(oid) {
         Kind::Superuser
-    } else if oid.to_u32() < FIRST_NORMAL_OBJECT_ID {
+    } else if oid.to_u32() < pg_sys::FirstNormalObjectId {
         Kind::Predefined {
             server_access: SERVER_ACCESS_ROLES.contains(&name.as_str()),
         }
-    } else if shared::is_managed_user(oid, marker) {
+    } else if roles::is_managed_user(oid, marker) {
         Kind::ManagedUser
     } else {
         // One index lookup in pg_shseclabel, and only when the decision
         // depends on it.
         Kind::Plain {
-            created_by_caller: needs_creator && shared::creator(oid) == Some(caller),
+            created_by_caller: needs_creator && roles::creator(oid) == Some(caller),
         }
     };
     // ADMIN OPTION is asked only where the decision depends on it: on 15
@@ -100,7 +113,9 @@ unsafe fn subject(
             Kind::Plain { created_by_caller } => needs_creator && !created_by_caller,
             _ => false,
         };
-    let caller_has_admin = admin_matters && pg_sys::is_admin_of_role(caller, oid);
+    // SAFETY: a catalog lookup that accepts any pair of OIDs, made inside
+    // the statement's transaction.
+    let caller_has_admin = admin_matters && unsafe { pg_sys::is_admin_of_role(caller, oid) };
     Subject {
         name,
         kind,
@@ -109,56 +124,60 @@ unsafe fn subject(
     }
 }
 
-unsafe fn def_name(def: *mut pg_sys::DefElem) -> &'static [u8] {
-    if (*def).defname.is_null() {
-        b""
-    } else {
-        CStr::from_ptr((*def).defname).to_bytes()
+/// The option name of a DefElem (empty if it has none).
+///
+/// # Safety
+/// `def` points at a valid DefElem of a parse tree, and the returned bytes
+/// are used only while that parse tree lives (`'a` must not outlive it).
+unsafe fn def_name<'a>(def: *mut pg_sys::DefElem) -> &'a [u8] {
+    // SAFETY: `def` is a valid DefElem and its defname, when not null, a
+    // NUL-terminated string of the same parse tree, which outlives `'a`
+    // (this function's contract).
+    unsafe {
+        if (*def).defname.is_null() {
+            b""
+        } else {
+            CStr::from_ptr((*def).defname).to_bytes()
+        }
     }
 }
 
 /// The same action on every role of a RoleSpec list.
+///
+/// # Safety
+/// `list` is NIL or a valid List of RoleSpec nodes, of a parse tree that
+/// outlives the returned references.
 unsafe fn each(action: Action, list: *mut pg_sys::List) -> Vec<(Action, RoleRef)> {
-    PgList::<pg_sys::RoleSpec>::from_pg(list)
+    // SAFETY: `list` is NIL or a List of RoleSpec pointers (this function's
+    // contract).
+    unsafe { PgList::<pg_sys::RoleSpec>::from_pg(list) }
         .iter_ptr()
         .map(|spec| (action, RoleRef::Spec(spec)))
         .collect()
 }
 
-/// Attribute columns of pg_authid (stable across versions).
-const ANUM_ROLCREATEROLE: i16 = 5;
-const ANUM_ROLCREATEDB: i16 = 6;
-
-unsafe fn has_attribute(role: pg_sys::Oid, attnum: i16) -> bool {
-    let tuple = pg_sys::SearchSysCache1(
-        pg_sys::SysCacheIdentifier::AUTHOID as i32,
-        pg_sys::Datum::from(role),
-    );
-    if tuple.is_null() {
-        return false;
-    }
-    let mut isnull = false;
-    let value = pg_sys::SysCacheGetAttr(
-        pg_sys::SysCacheIdentifier::AUTHOID as i32,
-        tuple,
-        attnum,
-        &mut isnull,
-    );
-    pg_sys::ReleaseSysCache(tuple);
-    !isnull && value.value() != 0
-}
-
 /// PostgreSQL 16's rule on every version: a non-superuser can only give
 /// CREATEDB or CREATEROLE if it has it (REPLICATION and BYPASSRLS already
 /// need a superuser before 16, and the attribute itself from 16).
+///
+/// # Safety
+/// `options` is NIL or a valid List of DefElem nodes of a CREATE/ALTER ROLE
+/// statement.
 unsafe fn check_attributes(options: *mut pg_sys::List, caller: pg_sys::Oid) {
-    for def in PgList::<pg_sys::DefElem>::from_pg(options).iter_ptr() {
-        let (keyword, attnum) = match def_name(def) {
-            b"createdb" => ("CREATEDB", ANUM_ROLCREATEDB),
-            b"createrole" => ("CREATEROLE", ANUM_ROLCREATEROLE),
+    // SAFETY: `options` is NIL or a List of DefElem pointers (this
+    // function's contract).
+    let options = unsafe { PgList::<pg_sys::DefElem>::from_pg(options) };
+    for def in options.iter_ptr() {
+        // SAFETY: `def` is a valid DefElem of the statement's parse tree,
+        // which outlives this loop.
+        let (keyword, attnum) = match unsafe { def_name(def) } {
+            b"createdb" => ("CREATEDB", pg_sys::Anum_pg_authid_rolcreatedb),
+            b"createrole" => ("CREATEROLE", pg_sys::Anum_pg_authid_rolcreaterole),
             _ => continue,
         };
-        if pg_sys::defGetBoolean(def) && !has_attribute(caller, attnum) {
+        // SAFETY: `def` is a valid DefElem; defGetBoolean raises a normal
+        // error for a value that is not a boolean.
+        if unsafe { pg_sys::defGetBoolean(def) } && !roles::has_attribute(caller, attnum) {
             insufficient_privilege(format!("permission denied to grant {keyword}"))
                 .detail(format!(
                     "Only roles that have {keyword} can give it to others."
@@ -168,26 +187,52 @@ unsafe fn check_attributes(options: *mut pg_sys::List, caller: pg_sys::Oid) {
     }
 }
 
+/// Raises if a role may not be given the name `name` (a protected name, or
+/// the name of a group role).
+///
+/// # Safety
+/// `name` is null or a NUL-terminated string valid for the call.
 unsafe fn check_new_name(name: *const c_char, marker: Option<pg_sys::Oid>) {
     if name.is_null() {
         return;
     }
-    let name = CStr::from_ptr(name).to_string_lossy();
-    let is_group = shared::role_oid(&name).is_some_and(|oid| shared::is_group_role(oid, marker));
-    guard::check_new_name(&name, &shared::protected_names(true), is_group).or_raise();
+    // SAFETY: `name` is not null, so a NUL-terminated string (this
+    // function's contract).
+    let name = unsafe { CStr::from_ptr(name) }.to_string_lossy();
+    let is_group =
+        roles::role_oid(&name).is_some_and(|oid| Some(oid) == marker || roles::is_group_role(oid));
+    guard::check_new_name(&name, &roles::protected_names(true), is_group).or_raise();
 }
 
+/// The C string of a String node (a Value node on PostgreSQL 14).
+///
+/// # Safety
+/// `node` points at a valid String (Value) node.
 #[cfg(feature = "pg14")]
 unsafe fn string_value(node: *mut pg_sys::Node) -> *const c_char {
-    (*node.cast::<pg_sys::Value>()).val.str_
+    // SAFETY: `node` is a valid Value node (this function's contract).
+    unsafe { (*node.cast::<pg_sys::Value>()).val.str_ }
 }
 
+/// The C string of a String node (a Value node on PostgreSQL 14).
+///
+/// # Safety
+/// `node` points at a valid String node.
 #[cfg(not(feature = "pg14"))]
 unsafe fn string_value(node: *mut pg_sys::Node) -> *const c_char {
-    (*node.cast::<pg_sys::String>()).sval
+    // SAFETY: `node` is a valid String node (this function's contract).
+    unsafe { (*node.cast::<pg_sys::String>()).sval }
 }
 
 /// What the statement does to which roles.
+///
+/// Each arm casts `node` to the statement struct its tag names and reads
+/// the fields the grammar fills in: Lists (or NIL) of DefElem, RoleSpec and
+/// AccessPriv nodes, and C strings, all valid while the parse tree lives.
+/// The `RoleRef`s returned point into the tree.
+///
+/// # Safety
+/// `node` points at a valid utility parse tree, which outlives the result.
 unsafe fn actions(
     node: *mut pg_sys::Node,
     caller: pg_sys::Oid,
@@ -195,8 +240,13 @@ unsafe fn actions(
 ) -> Vec<(Action, RoleRef)> {
     use pg_sys::NodeTag::*;
     let mut acts = Vec::new();
-    match (*node).type_ {
-        T_CreateRoleStmt => {
+    // SAFETY: `node` is a valid parse node (this function's contract).
+    let tag = unsafe { (*node).type_ };
+    match tag {
+        // SAFETY: in this arm and the next ones, the tag says which statement
+        // struct `node` is, with the fields described above. Here a
+        // CreateRoleStmt, whose membership options carry Lists of RoleSpec.
+        T_CreateRoleStmt => unsafe {
             let stmt = node.cast::<pg_sys::CreateRoleStmt>();
             check_new_name((*stmt).role, marker);
             check_attributes((*stmt).options, caller);
@@ -208,8 +258,10 @@ unsafe fn actions(
                 };
                 acts.extend(each(action, (*def).arg.cast()));
             }
-        }
-        T_AlterRoleStmt => {
+        },
+        // SAFETY: an AlterRoleStmt, whose `rolemembers` option carries a
+        // List of RoleSpec.
+        T_AlterRoleStmt => unsafe {
             let stmt = node.cast::<pg_sys::AlterRoleStmt>();
             check_attributes((*stmt).options, caller);
             let options = PgList::<pg_sys::DefElem>::from_pg((*stmt).options);
@@ -230,38 +282,46 @@ unsafe fn actions(
                 }
             }
             acts.push((Action::Alter { password_only }, RoleRef::Spec((*stmt).role)));
-        }
-        T_AlterRoleSetStmt => {
+        },
+        // SAFETY: an AlterRoleSetStmt.
+        T_AlterRoleSetStmt => unsafe {
             let stmt = node.cast::<pg_sys::AlterRoleSetStmt>();
             acts.push((Action::AlterSettings, RoleRef::Spec((*stmt).role)));
-        }
-        T_DropRoleStmt => {
+        },
+        // SAFETY: a DropRoleStmt, whose `roles` is a List of RoleSpec.
+        T_DropRoleStmt => unsafe {
             let stmt = node.cast::<pg_sys::DropRoleStmt>();
             acts.extend(each(Action::Drop, (*stmt).roles));
-        }
-        T_RenameStmt => {
+        },
+        // SAFETY: a RenameStmt, whose names are null or C strings.
+        T_RenameStmt => unsafe {
             let stmt = node.cast::<pg_sys::RenameStmt>();
             if (*stmt).renameType == pg_sys::ObjectType::OBJECT_ROLE {
                 check_new_name((*stmt).newname, marker);
                 acts.push((Action::Rename, RoleRef::Name((*stmt).subname)));
             }
-        }
-        T_CommentStmt => {
+        },
+        // SAFETY: a CommentStmt, whose object is a String node for a role.
+        T_CommentStmt => unsafe {
             let stmt = node.cast::<pg_sys::CommentStmt>();
             if (*stmt).objtype == pg_sys::ObjectType::OBJECT_ROLE && !(*stmt).object.is_null() {
                 acts.push((Action::Comment, RoleRef::Name(string_value((*stmt).object))));
             }
-        }
-        T_ReassignOwnedStmt => {
+        },
+        // SAFETY: a ReassignOwnedStmt, whose `roles` is a List of RoleSpec.
+        T_ReassignOwnedStmt => unsafe {
             let stmt = node.cast::<pg_sys::ReassignOwnedStmt>();
             acts.extend(each(Action::ReassignOwned, (*stmt).roles));
             acts.push((Action::ReceiveObjects, RoleRef::Spec((*stmt).newrole)));
-        }
-        T_DropOwnedStmt => {
+        },
+        // SAFETY: a DropOwnedStmt, whose `roles` is a List of RoleSpec.
+        T_DropOwnedStmt => unsafe {
             let stmt = node.cast::<pg_sys::DropOwnedStmt>();
             acts.extend(each(Action::DropOwned, (*stmt).roles));
-        }
-        T_GrantRoleStmt => {
+        },
+        // SAFETY: a GrantRoleStmt: `granted_roles` is a List of AccessPriv,
+        // `grantee_roles` a List of RoleSpec.
+        T_GrantRoleStmt => unsafe {
             let stmt = node.cast::<pg_sys::GrantRoleStmt>();
             for granted in PgList::<pg_sys::AccessPriv>::from_pg((*stmt).granted_roles).iter_ptr() {
                 acts.push((
@@ -277,8 +337,10 @@ unsafe fn actions(
                 Action::RevokeMembershipFrom
             };
             acts.extend(each(grantees, (*stmt).grantee_roles));
-        }
-        T_CreatedbStmt => {
+        },
+        // SAFETY: a CreatedbStmt, whose options are a List of DefElem;
+        // defGetString is only asked for an option that has a value.
+        T_CreatedbStmt => unsafe {
             let stmt = node.cast::<pg_sys::CreatedbStmt>();
             for def in PgList::<pg_sys::DefElem>::from_pg((*stmt).options).iter_ptr() {
                 if def_name(def) == b"owner" && !(*def).arg.is_null() {
@@ -288,24 +350,33 @@ unsafe fn actions(
                     ));
                 }
             }
-        }
-        T_AlterOwnerStmt => {
+        },
+        // SAFETY: an AlterOwnerStmt.
+        T_AlterOwnerStmt => unsafe {
             let stmt = node.cast::<pg_sys::AlterOwnerStmt>();
             if (*stmt).objectType == pg_sys::ObjectType::OBJECT_DATABASE {
                 acts.push((Action::OwnDatabase, RoleRef::Spec((*stmt).newowner)));
             }
-        }
+        },
         _ => {}
     }
     acts
 }
 
 /// Raises if a non-superuser's statement breaks the role guard's policy.
+///
+/// # Safety
+/// `node` points at a valid utility parse tree.
 unsafe fn check_statement(node: *mut pg_sys::Node) {
-    let caller = pg_sys::GetUserId();
-    let marker = shared::marker_oid();
-    for (action, role) in actions(node, caller, marker) {
-        if let Some(oid) = resolve(&role) {
+    // SAFETY: reads the current user id, a backend-local global.
+    let caller = unsafe { pg_sys::GetUserId() };
+    let marker = roles::marker_oid();
+    // SAFETY: `node` is a valid utility parse tree (this function's
+    // contract), alive for this whole function.
+    let acts = unsafe { actions(node, caller, marker) };
+    for (action, role) in acts {
+        // SAFETY: `role` points into the parse tree, which is still alive.
+        if let Some(oid) = unsafe { resolve(&role) } {
             guard::decide(action, &subject(oid, action, caller, marker)).or_raise();
         }
     }
@@ -329,28 +400,42 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_before(
     mask_from: *mut i32,
     mask_to: *mut i32,
 ) -> bool {
-    let node = (*pstmt).utilityStmt;
+    // SAFETY: `pstmt` is ProcessUtility's valid PlannedStmt; its
+    // utilityStmt is null or a valid parse tree.
+    let node = unsafe { (*pstmt).utilityStmt };
     if node.is_null() {
         return false;
     }
-    let tag = (*node).type_;
+    // SAFETY: `node` is a valid, non-null parse tree.
+    let tag = unsafe { (*node).type_ };
     // An oversized password is refused before anything copies the text.
-    refuse_oversized_password(node);
-    let guard_this = guarded(tag) && !pg_sys::superuser();
+    // SAFETY: as above.
+    unsafe { refuse_oversized_password(node) };
+    // SAFETY: superuser() checks the current user, a backend-local state.
+    let guard_this = guarded(tag) && !unsafe { pg_sys::superuser() };
     if guard_this {
-        check_statement(node);
+        // SAFETY: `node` is a valid utility parse tree, alive during the call.
+        unsafe { check_statement(node) };
     }
-    if gucs::REDACT_PASSWORDS.get() && !query.is_null() {
-        let text = CStr::from_ptr(query).to_bytes();
-        let (location, length) = ((*pstmt).stmt_location, (*pstmt).stmt_len);
-        if let Some(finding) = masking::utility_verdict(node, text, location, length) {
+    if gucs::redact_passwords() && !query.is_null() {
+        // SAFETY: `query` is ProcessUtility's non-null, NUL-terminated source
+        // text, which lives at least as long as this hook call.
+        let text = unsafe { CStr::from_ptr(query) }.to_bytes();
+        // SAFETY: `pstmt` is valid, as above.
+        let (location, length) = unsafe { ((*pstmt).stmt_location, (*pstmt).stmt_len) };
+        // SAFETY: `node` is a valid utility parse tree and `text` its source.
+        if let Some(finding) = unsafe { masking::utility_verdict(node, text, location, length) } {
             if context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL {
                 masking::utility_statement_runs(text, finding);
             }
             let (_, end) = masking::statement_range(location, length, text.len());
             // Texts are below 1 GB (MaxAllocSize): offsets fit an int.
-            *mask_from = i32::try_from(finding.offset).unwrap_or(0);
-            *mask_to = i32::try_from(end).unwrap_or(i32::MAX);
+            // SAFETY: the out-parameters point at ints of the C hook
+            // (this function's contract).
+            unsafe {
+                *mask_from = i32::try_from(finding.offset).unwrap_or(0);
+                *mask_to = i32::try_from(end).unwrap_or(i32::MAX);
+            }
         }
     }
     guard_this && tag == pg_sys::NodeTag::T_CreateRoleStmt
@@ -358,17 +443,21 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_before(
 
 /// The length rule of the check_password hook, applied to the tree of
 /// CREATE/ALTER ROLE ... PASSWORD before the statement is copied or run.
+///
+/// # Safety
+/// `node` points at a valid utility parse tree.
 unsafe fn refuse_oversized_password(node: *mut pg_sys::Node) {
-    let Some(def) = masking::password_option(node) else {
+    // SAFETY: `node` is a valid utility parse tree (this function's contract).
+    let Some(def) = (unsafe { masking::password_option(node) }) else {
         return;
     };
-    let value = string_value((*def).arg);
+    // SAFETY: the PASSWORD option returned has a non-null argument, a String
+    // node of the parse tree (the grammar makes it with makeString).
+    let value = unsafe { string_value((*def).arg) };
     if !value.is_null() {
-        crate::password::check_length(
-            CStr::from_ptr(value).to_bytes().len(),
-            gucs::max_password_length(),
-        )
-        .or_raise();
+        // SAFETY: `value` is a non-null NUL-terminated string of the tree.
+        let len = unsafe { CStr::from_ptr(value) }.to_bytes().len();
+        crate::policy::password::check_length(len, gucs::max_password_length()).or_raise();
     }
 }
 
@@ -381,10 +470,17 @@ unsafe fn refuse_oversized_password(node: *mut pg_sys::Node) {
 #[pg_guard]
 #[no_mangle]
 pub unsafe extern "C-unwind" fn managed_roles_utility_after(pstmt: *mut pg_sys::PlannedStmt) {
-    pg_sys::CommandCounterIncrement();
-    let name = (*(*pstmt).utilityStmt.cast::<pg_sys::CreateRoleStmt>()).role;
-    if let Some(oid) = resolve(&RoleRef::Name(name)) {
-        shared::record_creator(oid, pg_sys::GetUserId());
+    // SAFETY: inside the transaction that ran the statement; makes the new
+    // role visible to the lookup below.
+    unsafe { pg_sys::CommandCounterIncrement() };
+    // SAFETY: `pstmt` is the valid CREATE ROLE statement that just ran (this
+    // function's contract), so its utilityStmt is a CreateRoleStmt whose
+    // `role` is null or a C string of the still-alive parse tree.
+    let name = unsafe { (*(*pstmt).utilityStmt.cast::<pg_sys::CreateRoleStmt>()).role };
+    // SAFETY: `name` is null or a valid C string, as above.
+    if let Some(oid) = unsafe { resolve(&RoleRef::Name(name)) } {
+        // SAFETY: reads the current user id, a backend-local global.
+        roles::record_creator(oid, unsafe { pg_sys::GetUserId() });
     }
 }
 
@@ -395,5 +491,7 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_after(pstmt: *mut pg_sys::
 #[pg_guard]
 #[no_mangle]
 pub unsafe extern "C-unwind" fn managed_roles_blank_literal(token: *mut c_char, len: usize) {
-    redact::blank_literal(std::slice::from_raw_parts_mut(token.cast::<u8>(), len));
+    // SAFETY: `token` points at `len` writable bytes of a palloc'd copy that
+    // nothing else accesses during this call (this function's contract).
+    redact::blank_literal(unsafe { std::slice::from_raw_parts_mut(token.cast::<u8>(), len) });
 }

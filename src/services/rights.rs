@@ -2,11 +2,11 @@
 //! template, and who may act on a managed user (the caller must hold every
 //! right the target has; see docs/security.md, "The rights rule").
 
-use crate::catalog::{self, Role};
 use crate::errors::insufficient_privilege;
-use crate::identity::Caller;
-use crate::registry::Managed;
-use crate::templates::Template;
+use crate::pg::identity::Caller;
+use crate::pg::roles::{self, Role};
+use crate::services::registry::Managed;
+use crate::services::templates::Template;
 
 /// A non-superuser may use a template only if it is a member of the
 /// template's group role and itself holds every login attribute the template
@@ -15,10 +15,10 @@ pub(crate) fn authorize_template(caller: &Caller, template: &Template, action: &
     if caller.superuser {
         return;
     }
-    let group = catalog::role_by_name(&template.group_role);
+    let group = roles::role_by_name(&template.group_role);
     let member = group
         .as_ref()
-        .is_some_and(|g| catalog::has_role(caller.oid, g.oid, "MEMBER"));
+        .is_some_and(|g| roles::has_role(caller.oid, g.oid, "MEMBER"));
     if !member {
         insufficient_privilege(format!(
             "permission denied to {action} users of template \"{}\"",
@@ -30,7 +30,7 @@ pub(crate) fn authorize_template(caller: &Caller, template: &Template, action: &
         ))
         .raise();
     }
-    let me = catalog::role_by_oid(caller.oid).expect("current user exists");
+    let me = roles::role_by_oid(caller.oid).expect("current user exists");
     let login = &template.spec.login;
     let lacking: Vec<&str> = [
         ("CREATEDB", login.createdb && !me.createdb),
@@ -61,7 +61,7 @@ pub(crate) fn authorize_template(caller: &Caller, template: &Template, action: &
 /// role memberships, followed transitively), so that acting on the user
 /// (taking over its password, say) never gives the caller more than it has.
 pub(crate) fn authorize_target(caller: &Caller, user: &Managed, template: &Template, action: &str) {
-    if catalog::is_group_role(user.role.oid) {
+    if roles::is_group_role(user.role.oid) {
         insufficient_privilege(format!("\"{}\" is a template group role", user.role.name)).raise();
     }
     if caller.superuser {
@@ -94,7 +94,7 @@ pub(crate) fn require_rights_covered(caller: &Caller, target: &Role, action: &st
     if target.oid == caller.oid {
         return;
     }
-    let lacking = catalog::rights_not_held(target.oid, caller.oid);
+    let lacking = roles::rights_not_held(target.oid, caller.oid);
     if !lacking.is_empty() {
         let shown: Vec<&str> = lacking.iter().take(10).map(String::as_str).collect();
         insufficient_privilege(format!("permission denied to {action} \"{}\"", target.name))

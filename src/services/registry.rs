@@ -1,8 +1,9 @@
 //! The registry of managed users (`managed_roles.users`): looking a user up
 //! by name, with the errors the SQL functions share.
 
-use crate::catalog::{self, spi, Role};
 use crate::errors::{insufficient_privilege, undefined_object, Failure};
+use crate::pg::roles::{self, Role};
+use crate::pg::spi::spi;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
@@ -35,13 +36,13 @@ pub(crate) fn managed_user(role: Role) -> Option<Managed> {
 }
 
 pub(crate) fn require_role(name: &str) -> Role {
-    catalog::role_by_name(name)
+    roles::role_by_name(name)
         .unwrap_or_else(|| undefined_object(format!("role \"{name}\" does not exist")).raise())
 }
 
 pub(crate) fn require_managed(name: &str) -> Managed {
     let role = require_role(name);
-    if catalog::is_group_role(role.oid) {
+    if roles::is_group_role(role.oid) {
         insufficient_privilege(format!("\"{name}\" is a template group role, not a user"))
             .hint("Group roles change only through define_template().")
             .raise();

@@ -2,7 +2,7 @@
 //! rejected), plus the pure set arithmetic used to re-sync group roles.
 
 use crate::errors::{invalid_parameter, Failure};
-use crate::names::{validate_template_name, MAX_NAME_BYTES};
+use crate::policy::names::{validate_template_name, MAX_NAME_BYTES};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

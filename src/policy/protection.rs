@@ -3,17 +3,16 @@
 //! holds: `pg_write_all_data`, which the manager template carries, grants
 //! INSERT, UPDATE and DELETE on every table, and no REVOKE can take that
 //! back. So each table has a trigger (sql/protection.sql) whose function,
-//! below, asks `decide`: a BEFORE INSERT/UPDATE/DELETE row trigger and a
+//! asks `decide`, below,: a BEFORE INSERT/UPDATE/DELETE row trigger and a
 //! BEFORE TRUNCATE statement trigger.
 //!
-//! The trigger function is written in Rust and runs no SQL, so nothing the
-//! writer controls (search_path, operators, functions) is involved. It knows
-//! the extension's own writes from `identity::in_privileged_section()`, which
-//! is only true while a provisioning function runs its privileged steps.
+//! The trigger function (api/protection.rs) is written in Rust and runs no
+//! SQL, so nothing the writer controls (search_path, operators, functions)
+//! is involved. It knows the extension's own writes from
+//! `pg::identity::in_extension_write()`, which is only true while a
+//! provisioning function runs its steps as the extension owner.
 
-use crate::errors::{insufficient_privilege, Failure, OrRaise};
-use pgrx::prelude::*;
-use pgrx::{AllocatedByPostgres, PgSqlErrorCode};
+use crate::errors::{insufficient_privilege, Failure};
 
 /// The protected tables of schema `managed_roles`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,50 +121,10 @@ pub fn decide(table: Table, write: Write, writer: Writer) -> Result<(), Failure>
     }
 }
 
-/// The trigger function of sql/protection.sql, on every protected table:
-/// BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW, and BEFORE TRUNCATE FOR
-/// EACH STATEMENT. It lets the row through unchanged or raises 42501.
-#[pg_trigger]
-fn _guard_writes<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
-    let schema = trigger.table_schema()?;
-    let name = trigger.table_name()?;
-    let table = Table::from_name(&name)
-        .filter(|_| schema == "managed_roles")
-        .unwrap_or_else(|| {
-            Failure::new(
-                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!("_guard_writes() guards the tables of managed_roles, not \"{schema}\".\"{name}\""),
-            )
-            .raise()
-        });
-    let write = match trigger.op()? {
-        PgTriggerOperation::Insert => Write::Insert,
-        PgTriggerOperation::Update => Write::Update,
-        PgTriggerOperation::Delete => Write::Delete,
-        PgTriggerOperation::Truncate => Write::Truncate,
-    };
-    let writer = Writer {
-        extension_function: crate::identity::in_privileged_section(),
-        // SAFETY: reads the current user's superuser flag (syscache), valid
-        // inside the transaction that fired the trigger.
-        superuser: unsafe { pg_sys::superuser() },
-    };
-    decide(table, write, writer).or_raise();
-    // A BEFORE row trigger that returns NULL skips the row: hand back the
-    // row PostgreSQL is about to write (NEW) or delete (OLD) unchanged. For
-    // the statement-level TRUNCATE trigger the result is ignored.
-    Ok(match write {
-        Write::Insert | Write::Update => trigger.new(),
-        Write::Delete => trigger.old(),
-        Write::Truncate => None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pgrx::PgSqlErrorCode;
 
     const TABLES: [Table; 3] = [Table::Templates, Table::Users, Table::AuditLog];
     const WRITES: [Write; 4] = [Write::Insert, Write::Update, Write::Delete, Write::Truncate];

@@ -19,7 +19,7 @@
 //! - the server log: hooks::emit_log consults the verdict kept here.
 
 use crate::pg::{c_bytes, clip, concat_no_oom};
-use crate::redact::{self, Finding, Kind};
+use crate::policy::redact::{self, Finding, Kind};
 use pgrx::pg_sys;
 use pgrx::PgList;
 use std::cell::Cell;
@@ -94,38 +94,62 @@ fn is_top_level(text: *const c_char) -> bool {
 /// Records that the top-level text carries a password from byte `from`
 /// (and, with `function_call`, that a password function is called) and
 /// shows pg_stat_activity the text cut there.
-unsafe fn note(from: usize, function_call: bool) {
-    let text = pg_sys::debug_query_string;
+fn note(from: usize, function_call: bool) {
+    // SAFETY: debug_query_string is a backend-local global, read on the
+    // backend's only thread.
+    let text = unsafe { pg_sys::debug_query_string };
     if text.is_null() {
         return;
     }
-    let len = c_bytes(text).len();
+    // SAFETY: a non-null debug_query_string is the NUL-terminated text of
+    // the current top-level statement, owned by postgres.c while it runs.
+    let len = unsafe { c_bytes(text).len() };
     let mut state = current_for(text, len);
     state.masked_from = Some(state.masked_from.map_or(from, |f| f.min(from)));
     state.function_call |= function_call;
     CURRENT.with(|c| c.set(state));
-    report_activity(text, len, state.masked_from.unwrap_or(0));
+    // SAFETY: as above, `text` is a NUL-terminated string of `len` bytes.
+    unsafe { report_activity(text, len, state.masked_from.unwrap_or(0)) };
 }
 
 /// Reports `text` cut at `from` (with the marker) as this backend's activity,
 /// bounded by track_activity_query_size. The query id survives the report.
+///
+/// # Safety
+/// `text` is a NUL-terminated string of `len` bytes, valid for the call.
 unsafe fn report_activity(text: *const c_char, len: usize, from: usize) {
-    if !pg_sys::pgstat_track_activities || pg_sys::MyBEEntry.is_null() {
+    // SAFETY: backend-local globals (a GUC and this backend's own
+    // pg_stat_activity entry pointer), read on the backend's only thread.
+    if unsafe { !pg_sys::pgstat_track_activities || pg_sys::MyBEEntry.is_null() } {
         return;
     }
-    let limit = usize::try_from(pg_sys::pgstat_track_activity_query_size).unwrap_or(1024);
+    // SAFETY: a backend-local GUC, as above.
+    let limit =
+        usize::try_from(unsafe { pg_sys::pgstat_track_activity_query_size }).unwrap_or(1024);
     let room = limit.saturating_sub(redact::REDACTED.len() + 1);
-    let keep = clip(text, from.min(len).min(room));
-    let Some(buf) = concat_no_oom(
-        pg_sys::CurrentMemoryContext,
-        &[&c_bytes(text)[..keep], redact::REDACTED.as_bytes()],
-    ) else {
+    // SAFETY: `text` holds `len` bytes (this function's contract), and at
+    // most `len` are asked for.
+    let keep = unsafe { clip(text, from.min(len).min(room)) };
+    // SAFETY: `text` is NUL-terminated (this function's contract), and
+    // CurrentMemoryContext is always a valid context in a backend.
+    let buf = unsafe {
+        concat_no_oom(
+            pg_sys::CurrentMemoryContext,
+            &[&c_bytes(text)[..keep], redact::REDACTED.as_bytes()],
+        )
+    };
+    let Some(buf) = buf else {
         return;
     };
-    let query_id = pg_sys::pgstat_get_my_query_id();
-    pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, buf);
-    pg_sys::pgstat_report_query_id(query_id, true);
-    pg_sys::pfree(buf.cast());
+    // SAFETY: MyBEEntry was checked above; `buf` is a NUL-terminated string
+    // palloc'd above, which pgstat_report_activity copies into this
+    // backend's entry, freed once after that and not used again.
+    unsafe {
+        let query_id = pg_sys::pgstat_get_my_query_id();
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, buf);
+        pg_sys::pgstat_report_query_id(query_id, true);
+        pg_sys::pfree(buf.cast());
+    }
 }
 
 /// What the log hook needs to know about the current top-level text: where
@@ -137,6 +161,8 @@ pub fn verdict_for_log() -> Option<Finding> {
     if text.is_null() {
         return None;
     }
+    // SAFETY: a non-null debug_query_string is the NUL-terminated text of
+    // the current top-level statement, owned by postgres.c while it runs.
     let len = unsafe { c_bytes(text).len() };
     let state = kept_verdict(text, len)?;
     state.masked_from.map(|offset| Finding {
@@ -153,16 +179,14 @@ pub fn verdict_for_log() -> Option<Finding> {
 /// statement that called them (maybe through a wrapper that does not name
 /// them) carries a password somewhere, so all of its text is masked.
 pub fn password_function_called() {
-    // SAFETY: note() reads debug_query_string, a backend-local global.
-    unsafe { note(0, true) }
+    note(0, true)
 }
 
 /// After an error in a statement whose text carries a password (which may
 /// not have parsed at all), pg_stat_activity keeps showing the text while
 /// the session sits idle: show it cut.
 pub fn mask_activity_after_error(finding: Finding) {
-    // SAFETY: see note().
-    unsafe { note(finding.offset, finding.kind == Kind::FunctionCall) }
+    note(finding.offset, finding.kind == Kind::FunctionCall)
 }
 
 // ---------------------------------------------------------------------------
@@ -172,20 +196,29 @@ pub fn mask_activity_after_error(finding: Finding) {
 /// (PASSWORD NULL carries none).
 ///
 /// # Safety
-/// `node` is a utility parse tree.
+/// `node` points at a valid utility parse tree (the DefElem returned is
+/// one of its nodes and lives as long as the tree).
 pub unsafe fn password_option(node: *mut pg_sys::Node) -> Option<*mut pg_sys::DefElem> {
-    let options = match (*node).type_ {
-        pg_sys::NodeTag::T_CreateRoleStmt => (*node.cast::<pg_sys::CreateRoleStmt>()).options,
-        pg_sys::NodeTag::T_AlterRoleStmt => (*node.cast::<pg_sys::AlterRoleStmt>()).options,
-        _ => return None,
+    // SAFETY: `node` is a valid parse node (this function's contract), and
+    // its tag says which statement struct it is.
+    let options = unsafe {
+        match (*node).type_ {
+            pg_sys::NodeTag::T_CreateRoleStmt => (*node.cast::<pg_sys::CreateRoleStmt>()).options,
+            pg_sys::NodeTag::T_AlterRoleStmt => (*node.cast::<pg_sys::AlterRoleStmt>()).options,
+            _ => return None,
+        }
     };
-    PgList::<pg_sys::DefElem>::from_pg(options)
-        .iter_ptr()
-        .find(|&def| {
-            !(*def).defname.is_null()
-                && CStr::from_ptr((*def).defname).to_bytes() == b"password"
-                && !(*def).arg.is_null()
-        })
+    // SAFETY: the options of CREATE/ALTER ROLE are a List (or NIL) of valid
+    // DefElem nodes, whose defname is null or a NUL-terminated string.
+    unsafe {
+        PgList::<pg_sys::DefElem>::from_pg(options)
+            .iter_ptr()
+            .find(|&def| {
+                !(*def).defname.is_null()
+                    && CStr::from_ptr((*def).defname).to_bytes() == b"password"
+                    && !(*def).arg.is_null()
+            })
+    }
 }
 
 /// The statement range [start, end) of a statement within its source text.
@@ -203,7 +236,9 @@ pub fn statement_range(location: i32, length: i32, text_len: usize) -> (usize, u
 /// only be inside literals or queries they wrap: DO and function bodies,
 /// COPY (query), CREATE TABLE AS, DECLARE, EXPLAIN, PREPARE...).
 ///
-/// SAFETY: `node` is a utility parse tree and `text` its NUL-terminated source.
+/// # Safety
+/// `node` is null or points at a valid utility parse tree; `text` is its
+/// source text.
 pub unsafe fn utility_verdict(
     node: *mut pg_sys::Node,
     text: &[u8],
@@ -214,12 +249,16 @@ pub unsafe fn utility_verdict(
         return None;
     }
     let (start, end) = statement_range(location, length, text.len());
-    match (*node).type_ {
+    // SAFETY: `node` is not null, so a valid parse node (this function's
+    // contract).
+    let tag = unsafe { (*node).type_ };
+    match tag {
         pg_sys::NodeTag::T_CreateRoleStmt | pg_sys::NodeTag::T_AlterRoleStmt => {
-            password_option(node).map(|def| Finding {
-                offset: usize::try_from((*def).location)
-                    .unwrap_or(start)
-                    .clamp(start, end),
+            // SAFETY: `node` is a valid utility parse tree, and the DefElem
+            // password_option returns is one of its nodes.
+            let location = unsafe { password_option(node).map(|def| (*def).location) };
+            location.map(|location| Finding {
+                offset: usize::try_from(location).unwrap_or(start).clamp(start, end),
                 kind: Kind::RoleOption,
             })
         }
@@ -241,6 +280,11 @@ struct CallSearch {
 
 /// Tree walker: a FuncExpr that calls one of the extension's
 /// password-taking functions, anywhere in the query and its subqueries.
+///
+/// # Safety
+/// Called by query_tree_walker/expression_tree_walker only: `node` is null
+/// or a valid node of the tree being walked, and `context` is the
+/// `CallSearch` that `query_verdict` passed to the walk.
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn find_password_call(
     node: *mut pg_sys::Node,
@@ -249,37 +293,65 @@ unsafe extern "C-unwind" fn find_password_call(
     if node.is_null() {
         return false;
     }
-    let search = &mut *context.cast::<CallSearch>();
-    if (*node).type_ == pg_sys::NodeTag::T_FuncExpr {
-        let funcid = (*node.cast::<pg_sys::FuncExpr>()).funcid;
-        if pg_sys::get_func_namespace(funcid) == search.schema {
-            let name = pg_sys::get_func_name(funcid);
+    // SAFETY: `context` is query_verdict's `CallSearch` (this function's
+    // contract), alive for the whole walk and not otherwise borrowed during it.
+    let search = unsafe { &mut *context.cast::<CallSearch>() };
+    // SAFETY: `node` is a valid, non-null node of the tree being walked.
+    let tag = unsafe { (*node).type_ };
+    if tag == pg_sys::NodeTag::T_FuncExpr {
+        // SAFETY: the tag says `node` is a FuncExpr; get_func_namespace is a
+        // syscache lookup that accepts any OID.
+        let (funcid, namespace) = unsafe {
+            let funcid = (*node.cast::<pg_sys::FuncExpr>()).funcid;
+            (funcid, pg_sys::get_func_namespace(funcid))
+        };
+        if namespace == search.schema {
+            // SAFETY: a syscache lookup that accepts any OID; the result is
+            // null or a palloc'd copy of the name, owned here.
+            let name = unsafe { pg_sys::get_func_name(funcid) };
             if !name.is_null() {
-                let bytes = CStr::from_ptr(name).to_bytes();
+                // SAFETY: `name` is a non-null NUL-terminated string; `bytes`
+                // is not used after `name` is freed below.
+                let bytes = unsafe { CStr::from_ptr(name) }.to_bytes();
                 search.found = redact::PASSWORD_FUNCTIONS
                     .iter()
                     .any(|f| f.as_bytes() == bytes);
-                pg_sys::pfree(name.cast());
+                // SAFETY: `name` was palloc'd by get_func_name, is freed once,
+                // and is not used afterwards.
+                unsafe { pg_sys::pfree(name.cast()) };
                 if search.found {
                     return true;
                 }
             }
         }
     }
-    if (*node).type_ == pg_sys::NodeTag::T_Query {
-        return pg_sys::query_tree_walker(node.cast(), Some(find_password_call), context, 0);
+    if tag == pg_sys::NodeTag::T_Query {
+        // SAFETY: the tag says `node` is a Query; the walk goes on with this
+        // walker and the context it was given.
+        return unsafe {
+            pg_sys::query_tree_walker(node.cast(), Some(find_password_call), context, 0)
+        };
     }
-    pg_sys::expression_tree_walker(node, Some(find_password_call), context)
+    // SAFETY: `node` is a valid expression node; the walk goes on with this
+    // walker and the context it was given.
+    unsafe { pg_sys::expression_tree_walker(node, Some(find_password_call), context) }
 }
 
 /// Verdict on an analyzed (non-utility) query: whether it calls a password
 /// function. The walk only runs when the text could name one at all.
+///
+/// # Safety
+/// `query` points at a valid analyzed Query.
 unsafe fn query_verdict(query: *mut pg_sys::Query, text: &[u8]) -> Option<Finding> {
-    let (start, end) = statement_range((*query).stmt_location, (*query).stmt_len, text.len());
+    // SAFETY: `query` is a valid Query (this function's contract).
+    let (location, length) = unsafe { ((*query).stmt_location, (*query).stmt_len) };
+    let (start, end) = statement_range(location, length, text.len());
     if !redact::may_name_password_function(&text[start..end]) {
         return None;
     }
-    let schema = pg_sys::get_namespace_oid(PASSWORD_SCHEMA.as_ptr(), true);
+    // SAFETY: a catalog lookup of a NUL-terminated constant name, with
+    // missing_ok (InvalidOid if the schema does not exist).
+    let schema = unsafe { pg_sys::get_namespace_oid(PASSWORD_SCHEMA.as_ptr(), true) };
     if schema == pg_sys::Oid::INVALID {
         return None;
     }
@@ -287,12 +359,16 @@ unsafe fn query_verdict(query: *mut pg_sys::Query, text: &[u8]) -> Option<Findin
         schema,
         found: false,
     };
-    pg_sys::query_tree_walker(
-        query,
-        Some(find_password_call),
-        (&mut search as *mut CallSearch).cast(),
-        0,
-    );
+    // SAFETY: `query` is a valid Query; the walker receives `search` as its
+    // context, which outlives the walk and is not touched here meanwhile.
+    unsafe {
+        pg_sys::query_tree_walker(
+            query,
+            Some(find_password_call),
+            (&mut search as *mut CallSearch).cast(),
+            0,
+        )
+    };
     search.found.then_some(Finding {
         offset: start,
         kind: Kind::FunctionCall,
@@ -304,21 +380,35 @@ unsafe fn query_verdict(query: *mut pg_sys::Query, text: &[u8]) -> Option<Findin
 /// When the text holds further statements that are not parsed yet, their
 /// part of the text is judged by the text rules once.
 ///
-/// SAFETY: `query` is the analyzed statement and `text` its source text.
+/// # Safety
+/// `query` is null or points at the valid analyzed statement, and `text` is
+/// null or its NUL-terminated source text, both valid for the call.
 pub unsafe fn statement_parsed(query: *mut pg_sys::Query, text: *const c_char) {
     if query.is_null() || !is_top_level(text) {
         return;
     }
-    let bytes = c_bytes(text);
+    // SAFETY: `text` is not null (is_top_level), so a NUL-terminated string
+    // valid for this call (this function's contract).
+    let bytes = unsafe { c_bytes(text) };
+    // SAFETY: `query` is not null, so a valid Query (this function's
+    // contract).
+    let (command, location, length) = unsafe {
+        (
+            (*query).commandType,
+            (*query).stmt_location,
+            (*query).stmt_len,
+        )
+    };
     // A utility statement is judged once, by the ProcessUtility hook just
     // before it runs (utility_statement_runs); queries are judged here.
-    let utility = (*query).commandType == pg_sys::CmdType::CMD_UTILITY;
+    let utility = command == pg_sys::CmdType::CMD_UTILITY;
     let finding = if utility {
         None
     } else {
-        query_verdict(query, bytes)
+        // SAFETY: `query` is a valid Query, as above.
+        unsafe { query_verdict(query, bytes) }
     };
-    let (_, end) = statement_range((*query).stmt_location, (*query).stmt_len, bytes.len());
+    let (_, end) = statement_range(location, length, bytes.len());
     let mut later = None;
     if end < bytes.len() {
         let mut state = current_for(text, bytes.len());
@@ -348,7 +438,7 @@ pub fn utility_statement_runs(text: &[u8], finding: Finding) {
     // SAFETY: debug_query_string is null or a C string owned by postgres.c.
     let top = unsafe { c_bytes(pg_sys::debug_query_string) };
     if top == text {
-        unsafe { note(finding.offset, finding.kind == Kind::FunctionCall) }
+        note(finding.offset, finding.kind == Kind::FunctionCall)
     }
 }
 
@@ -359,13 +449,17 @@ pub fn utility_statement_runs(text: &[u8], finding: Finding) {
 /// password function at all (the plan no longer shows names cheaply; a
 /// false positive only blanks the literals of that copy).
 ///
-/// SAFETY: `text` is the NUL-terminated source text of the statement.
+/// # Safety
+/// `text` is null or the NUL-terminated source text of the statement,
+/// valid for the call.
 pub unsafe fn executor_verdict(
     text: *const c_char,
     location: i32,
     length: i32,
 ) -> Option<(usize, usize, usize)> {
-    let bytes = c_bytes(text);
+    // SAFETY: `text` is null or a NUL-terminated string valid for this call
+    // (this function's contract).
+    let bytes = unsafe { c_bytes(text) };
     let (start, end) = statement_range(location, length, bytes.len());
     // Only the top-level text itself can have a kept verdict (a copy of it,
     // as the extended protocol makes, never has one yet at ExecutorStart).

@@ -10,38 +10,13 @@
 //! pg_stat_statements all the same, and every check_password_hook (ours,
 //! passwordcheck, credcheck) judges the plaintext exactly as for ALTER ROLE.
 
-pub mod policy;
-
-use crate::errors::{invalid_parameter, not_null, Failure};
+use crate::errors::{invalid_parameter, Failure};
+use crate::policy::password::{
+    self as policy, alphanumeric_from_bytes, has_every_class, DEFAULT_LENGTH,
+};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::ffi::CString;
-
-const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-pub const DEFAULT_LENGTH: i32 = 24;
-pub const MIN_GENERATED_LENGTH: i32 = 12;
-pub const MAX_GENERATED_LENGTH: i32 = 1024;
-
-/// Maps random bytes to alphanumerics without modulo bias: bytes at or above
-/// the largest multiple of 62 are skipped. Returns None if `bytes` ran out.
-pub fn alphanumeric_from_bytes(bytes: &[u8], length: usize) -> Option<String> {
-    let limit = (256 / ALPHANUMERIC.len() * ALPHANUMERIC.len()) as u8; // 248
-    let out: String = bytes
-        .iter()
-        .filter(|&&b| b < limit)
-        .take(length)
-        .map(|&b| ALPHANUMERIC[b as usize % ALPHANUMERIC.len()] as char)
-        .collect();
-    (out.len() == length).then_some(out)
-}
-
-/// Upper case, lower case and a digit: generated passwords carry every class
-/// so that class-counting estimators rate them fully too.
-pub fn has_every_class(password: &str) -> bool {
-    password.bytes().any(|b| b.is_ascii_uppercase())
-        && password.bytes().any(|b| b.is_ascii_lowercase())
-        && password.bytes().any(|b| b.is_ascii_digit())
-}
 
 fn strong_random(buf: &mut [u8]) {
     // SAFETY: pg_strong_random fills `buf` from the OS CSPRNG (or OpenSSL).
@@ -52,16 +27,6 @@ fn strong_random(buf: &mut [u8]) {
         )
         .raise();
     }
-}
-
-pub fn validate_length(length: i32) -> Result<usize, Failure> {
-    if !(MIN_GENERATED_LENGTH..=MAX_GENERATED_LENGTH).contains(&length) {
-        return Err(invalid_parameter(format!(
-            "password length must be between {MIN_GENERATED_LENGTH} and {MAX_GENERATED_LENGTH}"
-        ))
-        .detail(format!("The requested length was {length}.")));
-    }
-    Ok(length as usize)
 }
 
 fn random_candidate(length: usize) -> String {
@@ -97,28 +62,13 @@ pub fn generate(length: usize) -> Result<String, Failure> {
         .hint("Ask for a longer password; zxcvbn rates random alphanumerics at about 3.3 bits per character."))
 }
 
-thread_local! {
-    /// A password generate_for_policy() has just judged, so that the hook
-    /// does not judge it a second time when it is stored.
-    static APPROVED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
-/// True (once) if `password` is the one generate_for_policy() just approved.
-pub fn take_approved(password: &str) -> bool {
-    APPROVED.with(|a| {
-        a.borrow_mut()
-            .take()
-            .is_some_and(|approved| approved == password)
-    })
-}
-
 /// The default-length password, longer if the policy demands it.
 pub fn generate_for_policy() -> String {
     let mut length = DEFAULT_LENGTH as usize;
     loop {
         match generate(length) {
             Ok(password) => {
-                APPROVED.with(|a| *a.borrow_mut() = Some(password.clone()));
+                policy::approve_once(&password);
                 return password;
             }
             Err(failure) if length >= 128 => failure.raise(),
@@ -127,31 +77,13 @@ pub fn generate_for_policy() -> String {
     }
 }
 
-/// Refuses a password longer than `max` bytes, before anything else looks at
-/// it: SCRAM key derivation costs about 3 s per MB and cannot be cancelled,
-/// so length must never be a lever. Never quotes the password.
-pub fn check_length(bytes: usize, max: usize) -> Result<(), Failure> {
-    if bytes <= max {
-        return Ok(());
-    }
-    Err(
-        invalid_parameter(format!("password is too long ({bytes} bytes)"))
-            .detail(format!(
-                "At most {max} bytes are accepted (managed_roles.max_password_length)."
-            ))
-            .hint(
-                "Use a shorter passphrase; length beyond a few dozen characters adds no strength.",
-            ),
-    )
-}
-
 /// Checks the shape of a password given to a provisioning function.
 pub fn validate_supplied(password: &str) -> Result<(), Failure> {
     if password.is_empty() {
         return Err(invalid_parameter("password must not be empty")
             .hint("Pass NULL to have a strong password generated."));
     }
-    check_length(password.len(), crate::gucs::max_password_length())?;
+    policy::check_length(password.len(), crate::gucs::max_password_length())?;
     if password.contains('\0') {
         return Err(invalid_parameter(
             "password must not contain NUL characters",
@@ -160,37 +92,14 @@ pub fn validate_supplied(password: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Lets a long check respond to query cancel.
-pub fn check_for_interrupts() {
-    pgrx::check_for_interrupts!();
-}
-
 /// The policy verdict on a plaintext password.
 pub fn judge(password: &str, username: Option<&str>) -> policy::Verdict {
     policy::evaluate(
         password,
         username,
         &crate::gucs::password_policy(),
-        &mut check_for_interrupts,
+        &mut crate::pg::check_for_interrupts,
     )
-}
-
-pub fn rejection(verdict: &policy::Verdict) -> Failure {
-    Failure::new(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        verdict.message(),
-    )
-    .detail(verdict.detail())
-    .hint(verdict.hint())
-}
-
-pub fn hashed_rejection() -> Failure {
-    Failure::new(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        "pre-hashed passwords are not accepted",
-    )
-    .detail("The password arrived as an MD5 or SCRAM verifier, so its strength cannot be checked.")
-    .hint("Send the password in plaintext over an encrypted connection (CREATE/ALTER ROLE ... PASSWORD '...'), or call managed_roles.reset_managed_password() to have one generated.")
 }
 
 fn cstring(s: &str) -> CString {
@@ -267,44 +176,32 @@ pub fn store_password(role: &str, plaintext: &str, valid_until: Option<&str>) {
     }
 }
 
-/// A random alphanumeric password from PostgreSQL's CSPRNG that passes the
-/// password policy.
-#[pg_extern(volatile, parallel_safe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn generate_password(length: default!(Option<i32>, 24)) -> String {
-    let length = validate_length(length.unwrap_or(DEFAULT_LENGTH)).unwrap_or_else(|f| f.raise());
-    generate(length).unwrap_or_else(|f| f.raise())
-}
-
-/// The verdict the password hook would give, without changing anything.
-#[pg_extern(stable, parallel_safe)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn check_password(password: Option<&str>, username: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
-    crate::masking::password_function_called();
-    let password = password.unwrap_or_else(|| not_null("password").raise());
+/// What check_password() reports: the verdict the hook would give, as JSON.
+pub fn report(password: &str, username: Option<&str>) -> serde_json::Value {
     // Before any copy or estimate, as in the hook.
-    if let Err(too_long) = check_length(password.len(), crate::gucs::max_password_length()) {
-        return pgrx::JsonB(serde_json::json!({
+    if let Err(too_long) = policy::check_length(password.len(), crate::gucs::max_password_length())
+    {
+        return serde_json::json!({
             "ok": false,
             "too_long": true,
             "length": password.len(),
             "message": too_long.message,
             "hint": too_long.hint,
-        }));
+        });
     }
     let cpassword = cstring(password);
-    // SAFETY: get_password_type only reads the string.
+    // SAFETY: get_password_type only reads the NUL-terminated string.
     let kind = unsafe { pg_sys::get_password_type(cpassword.as_ptr()) };
     if kind != pg_sys::PasswordType::PASSWORD_TYPE_PLAINTEXT {
-        let allowed = crate::gucs::ALLOW_HASHED_PASSWORDS.get();
-        let failure = hashed_rejection();
-        return pgrx::JsonB(serde_json::json!({
+        let allowed = crate::gucs::allow_hashed_passwords();
+        let failure = policy::hashed_rejection();
+        return serde_json::json!({
             "ok": allowed,
             "hashed": true,
             "estimator": crate::gucs::password_policy().estimator,
             "message": if allowed { None } else { Some(failure.message) },
             "hint": if allowed { None } else { failure.hint },
-        }));
+        });
     }
     let verdict = judge(password, username);
     let mut report = serde_json::to_value(&verdict).expect("verdict serializes");
@@ -313,7 +210,7 @@ fn check_password(password: Option<&str>, username: default!(Option<&str>, "NULL
         report["message"] = serde_json::json!(verdict.message());
         report["hint"] = serde_json::json!(verdict.hint());
     }
-    pgrx::JsonB(report)
+    report
 }
 
 #[cfg(test)]
@@ -321,41 +218,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn maps_bytes_without_bias() {
-        assert_eq!(
-            alphanumeric_from_bytes(&[0, 25, 26, 51, 52, 61, 62], 7).unwrap(),
-            "AZaz09A"
-        );
-        // 248..=255 are skipped, not folded onto the first characters.
-        assert_eq!(
-            alphanumeric_from_bytes(&[248, 255, 1, 250, 2], 2).unwrap(),
-            "BC"
-        );
-        assert_eq!(alphanumeric_from_bytes(&[249, 250], 1), None);
-    }
-
-    #[test]
-    fn classes() {
-        assert!(has_every_class("aB3"));
-        assert!(!has_every_class("abc123"));
-        assert!(!has_every_class("ABCabc"));
-    }
-
-    #[test]
-    fn lengths() {
-        assert_eq!(validate_length(24), Ok(24));
-        assert!(validate_length(11).is_err());
-        assert!(validate_length(1025).is_err());
+    fn supplied_passwords() {
         assert!(validate_supplied("").is_err());
         assert!(validate_supplied(&"x".repeat(1025)).is_err());
         assert!(validate_supplied("a\0b").is_err());
         assert!(validate_supplied("Correct-Horse-42").is_ok());
-        assert!(check_length(1024, 1024).is_ok());
-        let too_long = check_length(1025, 1024).unwrap_err();
-        assert_eq!(
-            too_long.code,
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
-        );
-        assert!(too_long.message.contains("1025 bytes"));
     }
 }

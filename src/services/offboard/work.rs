@@ -17,8 +17,8 @@
 //! that name only the leaver would be dropped by DROP OWNED: refused too.
 
 use super::Mode;
-use crate::catalog::spi;
 use crate::errors::Failure;
+use crate::pg::spi::spi;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::PgSqlErrorCode;
@@ -207,7 +207,7 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
         privileges: privileges.unwrap_or(0),
         neutralized: Vec::new(),
     };
-    let name = quote_identifier(crate::catalog::role_name(role));
+    let name = quote_identifier(crate::pg::roles::role_name(role));
 
     let policies = texts(
         SOLE_ROLE_POLICIES,
@@ -234,7 +234,7 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
             });
             let routines = captured.first().cloned().flatten().unwrap_or_default();
             let views = captured.get(1).cloned().flatten().unwrap_or_default();
-            let heir_name = quote_identifier(crate::catalog::role_name(heir));
+            let heir_name = quote_identifier(crate::pg::roles::role_name(heir));
             spi(Spi::run(&format!(
                 "REASSIGN OWNED BY {name} TO {heir_name}"
             )));
@@ -270,7 +270,7 @@ pub fn in_this_database(role: pg_sys::Oid, heir: Option<pg_sys::Oid>, mode: Mode
                 format!(
                     "role {name} owns {} object(s) in database \"{}\"; nothing was changed",
                     done.owned,
-                    crate::catalog::current_database()
+                    crate::pg::catalog::current_database()
                 ),
             )
             .hint("Name a new owner with reassign_to, or pass drop_objects => true.")

@@ -1,17 +1,19 @@
 //! Privilege templates: `define_template`, `drop_template`, and keeping each
 //! template's NOLOGIN group role (and its users) in sync with its spec.
 
-use crate::audit;
-use crate::catalog::{self, spi};
 use crate::errors::{
     duplicate_object, invalid_parameter, not_null, required, undefined_object, Failure, OrRaise,
 };
-use crate::identity::{as_extension_owner, require_superuser, Caller};
-use crate::names::{group_role_name, validate_template_name, GROUP_MARKER_ROLE};
-use crate::spec::{
+use crate::pg::catalog;
+use crate::pg::identity::{as_extension_owner, require_superuser, Caller};
+use crate::pg::roles;
+use crate::pg::spi::spi;
+use crate::policy::names::{group_role_name, validate_template_name, GROUP_MARKER_ROLE};
+use crate::policy::spec::{
     desired_memberships, include_closure, membership_diff, parse_spec, MembershipChange,
     TemplateSpec,
 };
+use crate::services::audit;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::{JsonB, PgSqlErrorCode};
@@ -126,7 +128,7 @@ pub fn grant_groups(username: &str, groups: &[String]) {
 
 /// Makes a user's direct group-role memberships match its template.
 pub fn sync_user_groups(user: pg_sys::Oid, username: &str, desired: &[String]) {
-    let current = catalog::group_memberships(user);
+    let current = roles::group_memberships(user);
     let granted: Vec<String> = desired
         .iter()
         .filter(|g| !current.contains(g))
@@ -158,7 +160,7 @@ fn resolve_memberships(
     let mut desired = desired_memberships(spec);
     let mut skipped = Vec::new();
     for role in desired.keys().cloned().collect::<Vec<_>>() {
-        match catalog::role_by_name(&role) {
+        match roles::role_by_name(&role) {
             None if role.starts_with("pg_") => {
                 pgrx::notice!(
                     "predefined role \"{role}\" does not exist in this PostgreSQL version; template \"{template}\" skips it"
@@ -172,12 +174,12 @@ fn resolve_memberships(
                 ))
                 .raise(),
             Some(r) => {
-                if r.superuser || catalog::reaches_superuser(r.oid) {
+                if r.superuser || roles::reaches_superuser(r.oid) {
                     crate::errors::insufficient_privilege(format!("a template cannot grant membership in \"{role}\""))
                         .detail("That role is a superuser or can become one, and templates can never grant SUPERUSER.")
                         .raise();
                 }
-                if r.name == GROUP_MARKER_ROLE || catalog::is_group_role(r.oid) {
+                if r.name == GROUP_MARKER_ROLE || roles::is_group_role(r.oid) {
                     invalid_parameter(format!("\"{role}\" is a template group role"))
                         .hint("Use \"includes\" to build a template on another template.")
                         .raise();
@@ -229,7 +231,7 @@ fn describe_change(change: &MembershipChange) -> (String, &'static str) {
     }
 }
 
-type SchemaPrivileges = BTreeMap<String, BTreeSet<crate::spec::SchemaPrivilege>>;
+type SchemaPrivileges = BTreeMap<String, BTreeSet<crate::policy::spec::SchemaPrivilege>>;
 
 fn sync_schema_privileges(group: &str, old: &SchemaPrivileges, new: &SchemaPrivileges) {
     let g = quote_identifier(group);
@@ -272,8 +274,8 @@ fn sync_schema_privileges(group: &str, old: &SchemaPrivileges, new: &SchemaPrivi
 /// Creates the group role of a new template, or reuses a marked group role
 /// left behind by an earlier installation.
 fn ensure_group_role(template: &str, group: &str) -> (pg_sys::Oid, bool) {
-    if let Some(role) = catalog::role_by_name(group) {
-        if catalog::is_group_role(role.oid) {
+    if let Some(role) = roles::role_by_name(group) {
+        if roles::is_group_role(role.oid) {
             return (role.oid, false);
         }
         duplicate_object(format!("role \"{group}\" already exists"))
@@ -292,7 +294,7 @@ fn ensure_group_role(template: &str, group: &str) -> (pg_sys::Oid, bool) {
         pgrx::spi::quote_literal(format!("managed_roles: group role of template {template}"))
     )));
     (
-        catalog::role_by_name(group)
+        roles::role_by_name(group)
             .expect("group role just created")
             .oid,
         true,
@@ -327,7 +329,7 @@ fn define(
 
     let (group_oid, group_created) = ensure_group_role(name, &group);
     let (desired, skipped) = resolve_memberships(name, &spec);
-    let changes = membership_diff(&catalog::direct_memberships(group_oid), &desired);
+    let changes = membership_diff(&roles::direct_memberships(group_oid), &desired);
     apply_membership_changes(&group, &changes);
     let old_schemas = previous
         .as_ref()
@@ -433,12 +435,10 @@ pub fn users_of(templates: &[String]) -> Vec<(pg_sys::Oid, String, String)> {
 
 /// Creates or replaces a privilege template and re-syncs its group role and
 /// the users of every template that includes it.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn define_template(
+pub fn define_template(
     name: Option<&str>,
     spec: Option<JsonB>,
-    description: default!(Option<&str>, "NULL"),
+    description: Option<&str>,
 ) -> JsonB {
     let caller = require_superuser("define templates");
     let name = required(name, "template name");
@@ -447,6 +447,8 @@ fn define_template(
     let spec = parse_spec(name, &spec).or_raise();
     // Template rows written by CREATE EXTENSION are not audited: a restore
     // runs CREATE EXTENSION before loading the dumped audit log.
+    // SAFETY: creating_extension is a backend-local global, read on the
+    // backend's only thread.
     let audited = !unsafe { pg_sys::creating_extension };
     JsonB(as_extension_owner(|| {
         define(&caller, name, spec, description, audited)
@@ -457,13 +459,7 @@ fn define_template(
 /// extension's functions (pg_restore loading a dump): the row becomes a
 /// proper define_template(), so the group role and users follow the
 /// restored spec. Not audited: the dumped audit log is restored as it was.
-#[pg_extern(volatile, name = "_restore_template")]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn restore_template(
-    name: Option<&str>,
-    spec: Option<JsonB>,
-    description: default!(Option<&str>, "NULL"),
-) {
+pub fn restore_template(name: Option<&str>, spec: Option<JsonB>, description: Option<&str>) {
     let caller = require_superuser("restore templates");
     let name = required(name, "template name");
     let spec = spec.unwrap_or_else(|| not_null("spec").raise()).0;
@@ -472,18 +468,8 @@ fn restore_template(
     as_extension_owner(|| define(&caller, name, spec, description, false));
 }
 
-/// Whether the current statement comes from the extension's own functions
-/// (read by the restore triggers to let those writes through).
-#[pg_extern(stable, name = "_in_extension_write")]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn in_extension_write() -> bool {
-    crate::identity::in_privileged_section()
-}
-
 /// Drops a template that no user and no other template uses, and its group role.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn drop_template(name: Option<&str>) -> JsonB {
+pub fn drop_template(name: Option<&str>) -> JsonB {
     let caller = require_superuser("drop templates");
     let name = required(name, "template name");
     JsonB(as_extension_owner(|| {
@@ -517,9 +503,9 @@ fn drop_template(name: Option<&str>) -> JsonB {
             .hint("Remove it from their \"includes\" with define_template() first.")
             .raise();
         }
-        let group_oid = catalog::role_by_name(&template.group_role).map(|r| r.oid);
+        let group_oid = roles::role_by_name(&template.group_role).map(|r| r.oid);
         if let Some(oid) = group_oid {
-            let deps = crate::dependencies::dependencies(oid);
+            let deps = crate::services::dependencies::dependencies(oid);
             deps.refuse_other_databases(&template.group_role, None);
             if !deps.local_owned.is_empty() {
                 Failure::new(

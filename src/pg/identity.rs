@@ -5,8 +5,8 @@
 //! SECURITY DEFINER function. The rights check runs first, as the caller;
 //! only then do the catalog changes run as the extension's owner.
 
-use crate::catalog;
 use crate::errors::{insufficient_privilege, Failure};
+use crate::pg::roles;
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 use std::cell::Cell;
@@ -45,13 +45,15 @@ pub fn require_superuser(action: &str) -> Caller {
 }
 
 thread_local! {
-    static PRIVILEGED_DEPTH: Cell<u32> = const { Cell::new(0) };
+    static EXTENSION_WRITE_DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
-/// True while the extension's own functions run their privileged steps; the
-/// hooks use it to let those statements through.
-pub fn in_privileged_section() -> bool {
-    PRIVILEGED_DEPTH.with(|d| d.get() > 0)
+/// True while one of the extension's functions runs its steps as the
+/// extension owner (`as_extension_owner`): the extension writing its own
+/// state. The protection trigger lets exactly those writes through, and SQL
+/// triggers ask it through `_in_extension_write()`.
+pub fn in_extension_write() -> bool {
+    EXTENSION_WRITE_DEPTH.with(|d| d.get() > 0)
 }
 
 /// Runs `f` as the extension's owner (a superuser), restoring the caller's
@@ -75,10 +77,10 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
         fn drop(&mut self) {
             // SAFETY: restores the identity saved above.
             unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
-            PRIVILEGED_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+            EXTENSION_WRITE_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
         }
     }
-    PRIVILEGED_DEPTH.with(|d| d.set(d.get() + 1));
+    EXTENSION_WRITE_DEPTH.with(|d| d.set(d.get() + 1));
     let _restore = Restore(saved_user, saved_context);
     f()
 }
@@ -99,7 +101,7 @@ fn refuse_on_standby() {
 }
 
 pub fn extension_owner() -> pg_sys::Oid {
-    let owner = catalog::extension_owner().unwrap_or_else(|| {
+    let owner = roles::extension_owner().unwrap_or_else(|| {
         Failure::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             "extension managed_roles is not installed in this database",

@@ -190,10 +190,10 @@ pub fn decide(action: Action, subject: &Subject) -> Result<(), Failure> {
 /// differently, and every existing template group role.
 pub fn check_new_name(
     name: &str,
-    protected: &crate::names::ProtectedNames,
+    protected: &crate::policy::names::ProtectedNames,
     is_group_role: bool,
 ) -> Result<(), Failure> {
-    crate::names::validate_new_role_name(name, protected)?;
+    crate::policy::names::validate_new_role_name(name, protected)?;
     if is_group_role {
         return Err(
             insufficient_privilege(format!("role name \"{name}\" is protected"))
@@ -405,7 +405,7 @@ mod tests {
 
     #[test]
     fn protected_names() {
-        let protected = crate::names::ProtectedNames {
+        let protected = crate::policy::names::ProtectedNames {
             listed: vec!["admin".to_string()],
             superusers: vec!["dba".to_string()],
         };
@@ -420,7 +420,7 @@ mod tests {
             "MANAGED_writer",
             "DBA ",
         ] {
-            let protected = crate::names::ProtectedNames {
+            let protected = crate::policy::names::ProtectedNames {
                 listed: vec!["postgres".to_string()],
                 ..protected.clone()
             };

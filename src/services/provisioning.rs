@@ -1,20 +1,22 @@
 //! The provisioning lifecycle: create, reset, adopt and drop managed users.
 
-use crate::audit;
-use crate::catalog::{self, spi};
-use crate::credentials;
-use crate::dependencies::{dependencies, Dependencies};
 use crate::errors::{
     duplicate_object, insufficient_privilege, invalid_parameter, required, Failure, OrRaise,
 };
 use crate::gucs;
-use crate::identity::{as_extension_owner, caller};
-use crate::names::validate_new_role_name;
-use crate::offboard;
-use crate::password;
-use crate::registry::{managed_user, require_managed, require_role};
-use crate::rights::{authorize_target, authorize_template, require_rights_covered};
-use crate::templates::{
+use crate::pg::catalog;
+use crate::pg::identity::{as_extension_owner, caller};
+use crate::pg::roles;
+use crate::pg::spi::spi;
+use crate::policy::credentials;
+use crate::policy::names::validate_new_role_name;
+use crate::services::audit;
+use crate::services::dependencies::{dependencies, Dependencies};
+use crate::services::offboard;
+use crate::services::passwords as password;
+use crate::services::registry::{managed_user, require_managed, require_role};
+use crate::services::rights::{authorize_target, authorize_template, require_rights_covered};
+use crate::services::templates::{
     grant_groups, group_roles_for, load_templates, login_options, require_template,
     require_template_in, sync_user_groups, Template,
 };
@@ -75,31 +77,25 @@ fn valid_until(template: &Template) -> Option<String> {
 
 /// Creates a LOGIN role from a template with a generated (or given) password
 /// and returns its credentials.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn create_managed_user(
+pub fn create_managed_user(
     name: Option<&str>,
-    role: default!(Option<&str>, "'writer'"),
-    password: default!(Option<&str>, "NULL"),
-    database: default!(Option<&str>, "NULL"),
+    role: Option<&str>,
+    password: Option<&str>,
+    database: Option<&str>,
 ) -> JsonB {
     // Any argument may be a password (one passed in the wrong place too).
-    crate::masking::password_function_called();
+    crate::pg::masking::password_function_called();
     let caller = caller();
     let name = required(name, "user name");
     let template_name = required(role, "template (role)");
-    validate_new_role_name(
-        name,
-        &crate::pg::shared_catalog::protected_names(!caller.superuser),
-    )
-    .or_raise();
+    validate_new_role_name(name, &crate::pg::roles::protected_names(!caller.superuser)).or_raise();
 
     JsonB(as_extension_owner(|| {
         let templates = load_templates();
         let template = require_template_in(template_name, &templates);
         authorize_template(&caller, &template, "create");
-        if catalog::role_oid(name).is_some() {
-            let existing = catalog::role_by_name(name).expect("role exists");
+        if roles::role_oid(name).is_some() {
+            let existing = roles::role_by_name(name).expect("role exists");
             let hint = if managed_user(existing).is_some() {
                 "It is already a managed user: use reset_managed_password() to give it new credentials."
             } else {
@@ -118,7 +114,7 @@ fn create_managed_user(
             login_options(&template.spec)
         )));
         password::store_password(name, &plaintext, valid_until(&template).as_deref());
-        let role_oid = catalog::role_oid(name).expect("role just created");
+        let role_oid = roles::role_oid(name).expect("role just created");
         let groups = group_roles_for(&template.name, &templates);
         grant_groups(name, &groups);
 
@@ -148,14 +144,12 @@ fn create_managed_user(
 
 /// Gives a managed user a new password (generated unless given) and returns
 /// fresh credentials.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn reset_managed_password(
+pub fn reset_managed_password(
     name: Option<&str>,
-    password: default!(Option<&str>, "NULL"),
-    database: default!(Option<&str>, "NULL"),
+    password: Option<&str>,
+    database: Option<&str>,
 ) -> JsonB {
-    crate::masking::password_function_called();
+    crate::pg::masking::password_function_called();
     let caller = caller();
     let name = required(name, "user name");
     JsonB(as_extension_owner(|| {
@@ -182,9 +176,7 @@ fn reset_managed_password(
 
 /// Brings a role created with plain SQL under management: it gets the
 /// template's group roles and login attributes; its password is kept.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
+pub fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
     let caller = caller();
     let name = required(name, "user name");
     let template_name = required(role, "template (role)");
@@ -197,8 +189,8 @@ fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
                 .raise();
         }
         if target.name.starts_with("pg_")
-            || target.name == crate::names::GROUP_MARKER_ROLE
-            || catalog::is_group_role(target.oid)
+            || target.name == crate::policy::names::GROUP_MARKER_ROLE
+            || roles::is_group_role(target.oid)
         {
             invalid_parameter(format!("cannot adopt \"{name}\""))
                 .detail("Predefined roles and template group roles are not users.")
@@ -213,7 +205,7 @@ fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
         }
         authorize_template(&caller, &template, "adopt");
         if !caller.superuser {
-            if !catalog::has_role(caller.oid, target.oid, "MEMBER WITH ADMIN OPTION") {
+            if !roles::has_role(caller.oid, target.oid, "MEMBER WITH ADMIN OPTION") {
                 insufficient_privilege(format!("permission denied to adopt \"{name}\""))
                     .detail("You need ADMIN OPTION on the role.")
                     .raise();
@@ -336,12 +328,10 @@ fn shared_dependencies(role: pg_sys::Oid) -> Vec<String> {
 /// (REASSIGN OWNED) or, only when asked with `drop_objects`, are dropped,
 /// and privileges are revoked (DROP OWNED); then the role is dropped and,
 /// once that is committed, its remaining sessions are ended.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn drop_managed_user(
+pub fn drop_managed_user(
     name: Option<&str>,
-    reassign_to: default!(Option<&str>, "NULL"),
-    drop_objects: default!(bool, false),
+    reassign_to: Option<&str>,
+    drop_objects: bool,
 ) -> JsonB {
     let caller = caller();
     let name = required(name, "user name");
@@ -365,14 +355,16 @@ fn drop_managed_user(
             if heir.oid == user.role.oid {
                 invalid_parameter("reassign_to must name another role").raise();
             }
-            if catalog::is_group_role(heir.oid) || heir.name == crate::names::GROUP_MARKER_ROLE {
+            if roles::is_group_role(heir.oid)
+                || heir.name == crate::policy::names::GROUP_MARKER_ROLE
+            {
                 invalid_parameter(format!(
                     "cannot reassign objects to template group role \"{heir_name}\""
                 ))
                 .hint("Give the objects to a user or an ordinary group role.")
                 .raise();
             }
-            if !caller.superuser && !catalog::has_role(caller.oid, heir.oid, "MEMBER") {
+            if !caller.superuser && !roles::has_role(caller.oid, heir.oid, "MEMBER") {
                 insufficient_privilege(format!(
                     "permission denied to reassign objects to \"{heir_name}\""
                 ))
@@ -418,8 +410,8 @@ fn drop_managed_user(
 
         // Sessions now, so that they hold no locks the work needs; the ones
         // that reconnect meanwhile are ended once the drop is committed.
-        let sessions = crate::sessions::terminate_sessions(Some(user.role.oid), None);
-        crate::sessions::terminate_after_commit(user.role.oid);
+        let sessions = crate::services::sessions::terminate_sessions(Some(user.role.oid), None);
+        crate::services::sessions::terminate_after_commit(user.role.oid);
 
         let heir_oid = heir.as_ref().map(|h| h.oid);
         let prepared = if targets.is_empty() {
@@ -475,9 +467,7 @@ fn drop_managed_user(
 /// Rolls back offboarding work left prepared by transactions that are gone
 /// (a crash, or a session ended at the wrong moment), in every database.
 /// drop_managed_user does this first on every call.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn resolve_offboarding() -> JsonB {
+pub fn resolve_offboarding() -> JsonB {
     let _caller = caller();
     JsonB(as_extension_owner(|| {
         json!(offboard::coordinator::resolve_leftovers())

@@ -1,7 +1,7 @@
 //! The audit trail: one row per provisioning action. Never a password.
 
-use crate::catalog::spi;
-use crate::identity::Caller;
+use crate::pg::identity::Caller;
+use crate::pg::spi::spi;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 

@@ -2,13 +2,14 @@
 //! restore connections to a database. Sessions of superusers and
 //! replication connections are never ended.
 
-use crate::audit;
-use crate::catalog::{self, spi};
 use crate::errors::{insufficient_privilege, not_null, required, Failure};
-use crate::identity::{as_extension_owner, caller, Caller};
-use crate::registry::{require_managed, require_role};
-use crate::rights::authorize_target;
-use crate::templates::require_template;
+use crate::pg::catalog;
+use crate::pg::identity::{as_extension_owner, caller, Caller};
+use crate::pg::spi::spi;
+use crate::services::audit;
+use crate::services::registry::{require_managed, require_role};
+use crate::services::rights::authorize_target;
+use crate::services::templates::require_template;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::{JsonB, PgSqlErrorCode};
@@ -83,7 +84,9 @@ fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
     let verb = if login { "unlock" } else { "lock" };
     authorize_target(caller, &user, &template, verb);
     if !login
-        && (user.role.oid == caller.oid || user.role.oid == unsafe { pg_sys::GetSessionUserId() })
+        && (user.role.oid == caller.oid
+            // SAFETY: reads the session user id, a backend-local global.
+            || user.role.oid == unsafe { pg_sys::GetSessionUserId() })
     {
         Failure::new(
             PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
@@ -119,18 +122,14 @@ fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
 }
 
 /// Locks a managed user: NOLOGIN, and its live sessions are ended.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn lock_user(name: Option<&str>) -> JsonB {
+pub fn lock_user(name: Option<&str>) -> JsonB {
     let caller = caller();
     let name = required(name, "user name");
     JsonB(as_extension_owner(|| set_login(&caller, name, false)))
 }
 
 /// Unlocks a managed user: LOGIN again.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn unlock_user(name: Option<&str>) -> JsonB {
+pub fn unlock_user(name: Option<&str>) -> JsonB {
     let caller = caller();
     let name = required(name, "user name");
     JsonB(as_extension_owner(|| set_login(&caller, name, true)))
@@ -159,12 +158,10 @@ fn require_database(database: &str) {
 /// Ends the sessions of a user and/or of a database; optionally revokes
 /// CONNECT on the database from PUBLIC so that no new ones start (undo with
 /// restore_connections()).
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn force_logout(
-    name: default!(Option<&str>, "NULL"),
-    database: default!(Option<&str>, "NULL"),
-    block_new_connections: default!(bool, false),
+pub fn force_logout(
+    name: Option<&str>,
+    database: Option<&str>,
+    block_new_connections: bool,
 ) -> JsonB {
     let caller = caller();
     if name.is_none() && database.is_none() {
@@ -233,9 +230,7 @@ fn force_logout(
 
 /// Gives CONNECT on a database back to PUBLIC after force_logout(...,
 /// block_new_connections => true).
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, @extschema@, pg_temp)]
-fn restore_connections(database: Option<&str>) -> JsonB {
+pub fn restore_connections(database: Option<&str>) -> JsonB {
     let caller = caller();
     let database = required(database, "database");
     JsonB(as_extension_owner(|| {

@@ -1,8 +1,8 @@
 //! What a role owns or holds, in this database, in the others and
 //! cluster-wide, from pg_shdepend (a shared catalog).
 
-use crate::catalog::spi;
 use crate::errors::Failure;
+use crate::pg::spi::spi;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::PgSqlErrorCode;

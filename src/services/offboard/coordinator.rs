@@ -21,8 +21,9 @@
 
 use super::worker::{launch, run_to_exit};
 use super::{Job, Mode, Outcome, Phase};
-use crate::catalog::{self, spi};
 use crate::errors::Failure;
+use crate::pg::catalog;
+use crate::pg::spi::spi;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::{register_xact_callback, PgSqlErrorCode, PgXactCallbackEvent};
@@ -145,7 +146,7 @@ fn job(
         database: database.to_u32(),
         role: role.to_u32(),
         heir: heir.map_or(0, |h| h.to_u32()),
-        run_as: crate::identity::extension_owner().to_u32(),
+        run_as: crate::pg::identity::extension_owner().to_u32(),
         mode,
         phase,
         lock_timeout_ms: crate::gucs::offboard_lock_timeout(),
@@ -306,9 +307,9 @@ fn finish_before_commit() {
     struct ActiveSnapshot;
     impl Drop for ActiveSnapshot {
         fn drop(&mut self) {
-            // SAFETY: pops the snapshot pushed below (error recovery clears
-            // the stack itself, so only on the normal path).
             if !std::thread::panicking() {
+                // SAFETY: pops the snapshot pushed below (error recovery clears
+                // the stack itself, so only on the normal path).
                 unsafe { pg_sys::PopActiveSnapshot() };
             }
         }
@@ -316,7 +317,7 @@ fn finish_before_commit() {
     // SAFETY: in a transaction (PRE_COMMIT), pushing the transaction snapshot.
     unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
     let _snapshot = ActiveSnapshot;
-    crate::identity::as_extension_owner(|| {
+    crate::pg::identity::as_extension_owner(|| {
         for drop in &pending {
             // Cannot fail on dependencies the role gained elsewhere (they
             // wait for our lock on it); only on what this transaction did.
@@ -475,7 +476,7 @@ pub fn resolve_leftovers() -> Vec<serde_json::Value> {
         })
         .collect()
     });
-    let owner = crate::identity::extension_owner().to_u32();
+    let owner = crate::pg::identity::extension_owner().to_u32();
     databases
         .into_iter()
         .map(|(name, oid)| {

@@ -2,6 +2,8 @@
 //! length and user-name rules, and the verdict that both the hook and
 //! `check_password()` report.
 
+use crate::errors::{invalid_parameter, Failure};
+use pgrx::PgSqlErrorCode;
 use serde::Serialize;
 
 /// zxcvbn judges only this many leading characters. Its matchers grow
@@ -344,6 +346,104 @@ fn round_bits(bits: f64) -> f64 {
     (bits.max(0.0) * 10.0).round() / 10.0
 }
 
+// Generated passwords.
+
+const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub const DEFAULT_LENGTH: i32 = 24;
+pub const MIN_GENERATED_LENGTH: i32 = 12;
+pub const MAX_GENERATED_LENGTH: i32 = 1024;
+
+/// Maps random bytes to alphanumerics without modulo bias: bytes at or above
+/// the largest multiple of 62 are skipped. Returns None if `bytes` ran out.
+pub fn alphanumeric_from_bytes(bytes: &[u8], length: usize) -> Option<String> {
+    let limit = (256 / ALPHANUMERIC.len() * ALPHANUMERIC.len()) as u8; // 248
+    let out: String = bytes
+        .iter()
+        .filter(|&&b| b < limit)
+        .take(length)
+        .map(|&b| ALPHANUMERIC[b as usize % ALPHANUMERIC.len()] as char)
+        .collect();
+    (out.len() == length).then_some(out)
+}
+
+/// Upper case, lower case and a digit: generated passwords carry every class
+/// so that class-counting estimators rate them fully too.
+pub fn has_every_class(password: &str) -> bool {
+    password.bytes().any(|b| b.is_ascii_uppercase())
+        && password.bytes().any(|b| b.is_ascii_lowercase())
+        && password.bytes().any(|b| b.is_ascii_digit())
+}
+
+pub fn validate_length(length: i32) -> Result<usize, Failure> {
+    if !(MIN_GENERATED_LENGTH..=MAX_GENERATED_LENGTH).contains(&length) {
+        return Err(invalid_parameter(format!(
+            "password length must be between {MIN_GENERATED_LENGTH} and {MAX_GENERATED_LENGTH}"
+        ))
+        .detail(format!("The requested length was {length}.")));
+    }
+    Ok(length as usize)
+}
+
+// Lengths and refusals.
+
+/// Refuses a password longer than `max` bytes, before anything else looks at
+/// it: SCRAM key derivation costs about 3 s per MB and cannot be cancelled,
+/// so length must never be a lever. Never quotes the password.
+pub fn check_length(bytes: usize, max: usize) -> Result<(), Failure> {
+    if bytes <= max {
+        return Ok(());
+    }
+    Err(
+        invalid_parameter(format!("password is too long ({bytes} bytes)"))
+            .detail(format!(
+                "At most {max} bytes are accepted (managed_roles.max_password_length)."
+            ))
+            .hint(
+                "Use a shorter passphrase; length beyond a few dozen characters adds no strength.",
+            ),
+    )
+}
+
+pub fn rejection(verdict: &Verdict) -> Failure {
+    Failure::new(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        verdict.message(),
+    )
+    .detail(verdict.detail())
+    .hint(verdict.hint())
+}
+
+pub fn hashed_rejection() -> Failure {
+    Failure::new(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        "pre-hashed passwords are not accepted",
+    )
+    .detail("The password arrived as an MD5 or SCRAM verifier, so its strength cannot be checked.")
+    .hint("Send the password in plaintext over an encrypted connection (CREATE/ALTER ROLE ... PASSWORD '...'), or call managed_roles.reset_managed_password() to have one generated.")
+}
+
+// The hand-off from a provisioning function to the password hook.
+
+thread_local! {
+    /// A password the provisioning functions have just judged (generated), so that the hook
+    /// does not judge it a second time when it is stored.
+    static APPROVED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// True (once) if `password` is the one generate_for_policy() just approved.
+pub fn take_approved(password: &str) -> bool {
+    APPROVED.with(|a| {
+        a.borrow_mut()
+            .take()
+            .is_some_and(|approved| approved == password)
+    })
+}
+
+/// Remembers a password that has just been judged and will be stored next.
+pub fn approve_once(password: &str) {
+    APPROVED.with(|a| *a.borrow_mut() = Some(password.to_string()));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,5 +555,40 @@ mod tests {
             )
             .ok
         );
+    }
+
+    #[test]
+    fn maps_bytes_without_bias() {
+        assert_eq!(
+            alphanumeric_from_bytes(&[0, 25, 26, 51, 52, 61, 62], 7).unwrap(),
+            "AZaz09A"
+        );
+        // 248..=255 are skipped, not folded onto the first characters.
+        assert_eq!(
+            alphanumeric_from_bytes(&[248, 255, 1, 250, 2], 2).unwrap(),
+            "BC"
+        );
+        assert_eq!(alphanumeric_from_bytes(&[249, 250], 1), None);
+    }
+
+    #[test]
+    fn classes() {
+        assert!(has_every_class("aB3"));
+        assert!(!has_every_class("abc123"));
+        assert!(!has_every_class("ABCabc"));
+    }
+
+    #[test]
+    fn lengths() {
+        assert_eq!(validate_length(24), Ok(24));
+        assert!(validate_length(11).is_err());
+        assert!(validate_length(1025).is_err());
+        assert!(check_length(1024, 1024).is_ok());
+        let too_long = check_length(1025, 1024).unwrap_err();
+        assert_eq!(
+            too_long.code,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
+        );
+        assert!(too_long.message.contains("1025 bytes"));
     }
 }

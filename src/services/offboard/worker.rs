@@ -286,14 +286,14 @@ fn resolve_leftovers() -> Outcome {
             pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
         }
         let gids: Vec<String> = Spi::connect(|client| {
-            crate::catalog::spi(client.select(
+            crate::pg::spi::spi(client.select(
                 "SELECT x.gid FROM pg_catalog.pg_prepared_xacts x
                   WHERE x.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
                     AND pg_catalog.starts_with(x.gid, $1)",
                 None,
                 &[GID_PREFIX.into()],
             ))
-            .filter_map(|row| crate::catalog::spi(row.get::<String>(1)))
+            .filter_map(|row| crate::pg::spi::spi(row.get::<String>(1)))
             .collect()
         });
         // SAFETY: ends the transaction started above.
@@ -342,11 +342,11 @@ pub extern "C-unwind" fn managed_roles_offboard_worker(_arg: pg_sys::Datum) {
         );
         return;
     };
-    // SAFETY: attach before any transaction, so the mapping lives until we
-    // detach it ourselves; the launcher keeps the segment alive while waiting.
     let segment = if job.result_segment == 0 {
         std::ptr::null_mut()
     } else {
+        // SAFETY: attach before any transaction, so the mapping lives until we
+        // detach it ourselves; the launcher keeps the segment alive while waiting.
         unsafe { pg_sys::dsm_attach(job.result_segment) }
     };
     if job.result_segment != 0 && segment.is_null() {

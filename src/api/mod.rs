@@ -1,0 +1,9 @@
+//! The SQL interface: only `#[pg_extern]` functions (and the protection
+//! trigger) with their argument handling, one file per group. Each calls
+//! into `services`; api files never import each other.
+
+pub mod passwords;
+pub mod protection;
+pub mod provisioning;
+pub mod sessions;
+pub mod templates;

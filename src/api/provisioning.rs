@@ -1,0 +1,64 @@
+//! SQL functions of provisioning.
+
+use crate::services::provisioning;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+/// Brings a role created with plain SQL under management: it gets the
+/// template's group roles and login attributes; its password is kept.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
+    provisioning::adopt_user(name, role)
+}
+
+/// Rolls back offboarding work left prepared by transactions that are gone
+/// (a crash, or a session ended at the wrong moment), in every database.
+/// drop_managed_user does this first on every call.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn resolve_offboarding() -> JsonB {
+    provisioning::resolve_offboarding()
+}
+
+/// Creates a LOGIN role from a template with a generated (or given) password
+/// and returns its credentials.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn create_managed_user(
+    name: Option<&str>,
+    role: default!(Option<&str>, "'writer'"),
+    password: default!(Option<&str>, "NULL"),
+    database: default!(Option<&str>, "NULL"),
+) -> JsonB {
+    provisioning::create_managed_user(name, role, password, database)
+}
+
+/// Gives a managed user a new password (generated unless given) and returns
+/// fresh credentials.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn reset_managed_password(
+    name: Option<&str>,
+    password: default!(Option<&str>, "NULL"),
+    database: default!(Option<&str>, "NULL"),
+) -> JsonB {
+    provisioning::reset_managed_password(name, password, database)
+}
+
+/// Offboards a managed user across the whole cluster, all or nothing and
+/// without losing data. In every database where it owns objects or holds
+/// privileges, code that would run with the new owner's rights is
+/// neutralised (or the call refuses), objects move to `reassign_to`
+/// (REASSIGN OWNED) or, only when asked with `drop_objects`, are dropped,
+/// and privileges are revoked (DROP OWNED); then the role is dropped and,
+/// once that is committed, its remaining sessions are ended.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, @extschema@, pg_temp)]
+fn drop_managed_user(
+    name: Option<&str>,
+    reassign_to: default!(Option<&str>, "NULL"),
+    drop_objects: default!(bool, false),
+) -> JsonB {
+    provisioning::drop_managed_user(name, reassign_to, drop_objects)
+}
