@@ -15,7 +15,7 @@ use pgrx::bgworkers::{
 };
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 
 unsafe extern "C-unwind" {
     // twophase.h, not in pgrx's bindings: COMMIT/ROLLBACK PREPARED. Called
@@ -125,52 +125,10 @@ fn abandon(message: String) -> Outcome {
     Outcome::failed(message)
 }
 
-/// Settings a database or role owner could have set with ALTER DATABASE /
-/// ALTER ROLE ... SET, overridden for the worker's whole session.
-const PINNED_SETTINGS: &[(&CStr, &CStr)] = &[
-    (c"search_path", c"pg_catalog, pg_temp"),
-    (c"role", c"none"),
-    (c"statement_timeout", c"0"),
-    (c"idle_in_transaction_session_timeout", c"0"),
-    (c"default_transaction_read_only", c"off"),
-    (c"default_transaction_isolation", c"read committed"),
-    (c"transform_null_equals", c"off"),
-    (c"check_function_bodies", c"on"),
-    (c"exit_on_error", c"off"),
-    // PostgreSQL 17 and later; skipped where it does not exist.
-    (c"transaction_timeout", c"0"),
-];
-
-/// Pins the settings above (source override: nothing the database or its
-/// roles set can take precedence) and checks who the worker runs as.
+/// Pins the session's settings (pg::spi::pin_worker_settings) and checks who
+/// the worker runs as.
 fn pin_settings(job: &Job) -> Result<(), String> {
-    for (name, value) in PINNED_SETTINGS {
-        // SAFETY: a lookup with missing_ok; NULL when the setting does not
-        // exist in this PostgreSQL version.
-        if unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) }.is_null() {
-            continue;
-        }
-        // SAFETY: plain GUC assignment with static NUL-terminated strings,
-        // outside any transaction (none of these needs a catalog lookup).
-        unsafe {
-            pg_sys::SetConfigOption(
-                name.as_ptr(),
-                value.as_ptr(),
-                pg_sys::GucContext::PGC_SUSET,
-                pg_sys::GucSource::PGC_S_OVERRIDE,
-            )
-        };
-    }
-    let lock_timeout = CString::new(job.lock_timeout_ms.to_string()).expect("digits");
-    // SAFETY: as above.
-    unsafe {
-        pg_sys::SetConfigOption(
-            c"lock_timeout".as_ptr(),
-            lock_timeout.as_ptr(),
-            pg_sys::GucContext::PGC_SUSET,
-            pg_sys::GucSource::PGC_S_OVERRIDE,
-        )
-    };
+    crate::pg::spi::pin_worker_settings(job.lock_timeout_ms);
     let expected = pg_sys::Oid::from(job.run_as);
     // SAFETY: reads the session's identities.
     let (session, current) = unsafe { (pg_sys::GetSessionUserId(), pg_sys::GetUserId()) };
