@@ -24,7 +24,10 @@ need_root() {
 
 # --- Debian packages ---------------------------------------------------------
 apt_pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-contrib clang libclang-dev
-          pkg-config make sudo ca-certificates python3-pip unzip)
+          pkg-config make sudo ca-certificates python3-pip unzip
+          libkrb5-dev openssl)
+# libkrb5-dev: the server headers for ClientAuthentication_hook (libpq-be.h)
+# include gssapi.h. openssl: the login tests serve TLS with a throwaway key.
 missing=()
 for p in "${apt_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -63,7 +63,8 @@ CREATE TABLE managed_roles.audit_log (
     session_role name NOT NULL DEFAULT session_user,
     action       text NOT NULL CHECK (action IN ('create', 'adopt', 'reset_password', 'lock', 'unlock', 'drop',
                                                  'define_template', 'drop_template', 'force_logout',
-                                                 'block_connections', 'restore_connections')),
+                                                 'block_connections', 'restore_connections',
+                                                 'lockout', 'reset_login_activity')),
     target       name,
     target_oid   oid,
     details      jsonb NOT NULL DEFAULT '{}'

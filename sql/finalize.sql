@@ -24,3 +24,10 @@ GRANT EXECUTE ON FUNCTION
     managed_roles.resolve_offboarding()
   TO managed_manager;
 GRANT SELECT ON managed_roles.users, managed_roles.managed_users, managed_roles.audit_log TO managed_manager;
+
+-- Login activity: superusers, managers and the monitor template's users.
+-- Reading the view calls _login_activity() with the reader's rights.
+GRANT SELECT ON managed_roles.login_activity TO managed_manager, managed_monitor;
+GRANT EXECUTE ON FUNCTION managed_roles._login_activity(), managed_roles.login_activity_summary()
+  TO managed_manager, managed_monitor;
+GRANT EXECUTE ON FUNCTION managed_roles.dormant_users(interval) TO managed_manager;

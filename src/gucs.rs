@@ -34,6 +34,13 @@ static ALLOW_HASHED_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(false)
 static REDACT_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(true);
 static OFFBOARD_LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
+// Login security.
+static MAX_AUTH_FAILURES: GucSetting<i32> = GucSetting::<i32>::new(0);
+static LOCKOUT_DURATION: GucSetting<i32> = GucSetting::<i32>::new(15 * 60);
+static LOCKOUT_SUPERUSERS: GucSetting<bool> = GucSetting::<bool>::new(false);
+static AUTH_FAILURE_DELAY: GucSetting<i32> = GucSetting::<i32>::new(0);
+static LOGIN_ACTIVITY_MAX: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+
 pub fn init() {
     // PostgreSQL refuses (FATAL) to define a server-start setting after
     // startup, so managed_roles.database only exists when preloaded; without
@@ -42,6 +49,7 @@ pub fn init() {
     let preloaded = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
     if preloaded {
         define_home_database();
+        define_login_settings();
     }
     define_session_settings();
     if preloaded {
@@ -170,6 +178,59 @@ fn define_session_settings() {
     );
 }
 
+/// Login security: read by the ClientAuthentication hook, so they exist only
+/// when the library is preloaded.
+fn define_login_settings() {
+    GucRegistry::define_int_guc(
+        c"managed_roles.max_auth_failures",
+        c"Consecutive failed password authentications after which a role is locked out (0: never).",
+        c"A template may set its own for its users (login key max_auth_failures; 0 exempts them).",
+        &MAX_AUTH_FAILURES,
+        0,
+        1_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.lockout_duration",
+        c"How long a locked-out role stays locked (0: until managed_roles.unlock_user()).",
+        c"",
+        &LOCKOUT_DURATION,
+        0,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_bool_guc(
+        c"managed_roles.lockout_superusers",
+        c"Lock out superusers too after repeated failed logins.",
+        c"Off by default, so that the last way in is never locked.",
+        &LOCKOUT_SUPERUSERS,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.auth_failure_delay",
+        c"Pause, in milliseconds, before a failed password authentication is reported.",
+        c"Bounded: at most a quarter of max_connections wait at once; further failures are reported at once, so the pause cannot exhaust connection slots.",
+        &AUTH_FAILURE_DELAY,
+        0,
+        10_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.login_activity_max",
+        c"Roles whose login activity is kept in shared memory (server start only).",
+        c"When full, the least recently seen role that is not locked out is evicted and counted in login_activity's evictions.",
+        &LOGIN_ACTIVITY_MAX,
+        100,
+        1_000_000,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+}
+
 fn string_setting(setting: &GucSetting<Option<CString>>) -> String {
     setting
         .get()
@@ -233,4 +294,23 @@ pub fn allow_hashed_passwords() -> bool {
 /// Whether passwords are masked in logs and statistics.
 pub fn redact_passwords() -> bool {
     REDACT_PASSWORDS.get()
+}
+
+/// The lockout rules in force now (they change on reload).
+pub fn lockout_settings() -> crate::policy::lockout::Settings {
+    crate::policy::lockout::Settings {
+        max_auth_failures: MAX_AUTH_FAILURES.get().max(0) as u32,
+        duration_us: i64::from(LOCKOUT_DURATION.get().max(0)) * 1_000_000,
+        lock_superusers: LOCKOUT_SUPERUSERS.get(),
+        retry_window_us: crate::policy::lockout::RETRY_WINDOW_US
+            + i64::from(AUTH_FAILURE_DELAY.get().max(0)) * 1000,
+    }
+}
+
+pub fn auth_failure_delay_ms() -> i32 {
+    AUTH_FAILURE_DELAY.get()
+}
+
+pub fn login_activity_max() -> usize {
+    LOGIN_ACTIVITY_MAX.get().max(100) as usize
 }

@@ -44,6 +44,11 @@ extension_sql_file!(
         api::templates::in_extension_write
     ]
 );
+extension_sql_file!(
+    "../sql/login_activity.sql",
+    name = "login_activity",
+    requires = ["views", api::login::login_activity]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -44,6 +44,8 @@ SELECT 'config', (SELECT array_agg(c::regclass::text ORDER BY c::regclass::text)
 -- repeats them must not drift from the install script.
 SELECT 'view', c.relname, pg_get_viewdef(c.oid, true), c.reloptions::text
   FROM pg_class c WHERE c.relnamespace = 'managed_roles'::regnamespace AND c.relkind = 'v' ORDER BY 2;
+SELECT 'constraint', conrelid::regclass, conname, pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'managed_roles'::regnamespace ORDER BY 2, 3;
 SELECT 'acl', c.relname, c.relkind, c.relacl::text
   FROM pg_class c WHERE c.relnamespace = 'managed_roles'::regnamespace AND c.relkind IN ('r', 'v', 'S') ORDER BY 2;
 SQL

@@ -7,6 +7,7 @@
 //! error raised further down passes through unchanged.
 
 pub mod check_password;
+pub mod client_authentication;
 pub mod emit_log;
 pub mod executor_start;
 pub mod post_parse_analyze;

@@ -17,11 +17,17 @@
 #include "postgres.h"
 
 #include "commands/user.h"
+#include "libpq/auth.h"
+#include "libpq/hba.h"
+#include "libpq/libpq-be.h"
 #include "executor/executor.h"
 #include "common/keywords.h"
 #include "parser/analyze.h"
 #include "parser/scanner.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "miscadmin.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/elog.h"
@@ -50,6 +56,17 @@ static emit_log_hook_type next_emit_log_after_front = NULL;
 static bool emit_log_moved_to_front = false;
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static shmem_startup_hook_type prev_shmem_startup = NULL;
+static ClientAuthentication_hook_type prev_client_authentication = NULL;
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request = NULL;
+#endif
+
+/* Login security, in Rust (src/hooks/client_authentication.rs, src/pg/login_activity.rs). */
+extern bool managed_roles_authentication(const char *user, const char *database,
+										 const char *address, bool password_method,
+										 bool encrypted, bool succeeded);
+extern void managed_roles_login_shmem_request(void);
+extern void managed_roles_login_shmem_startup(void);
 
 /*
  * A copy of `query` in which every literal token of the statement that
@@ -190,6 +207,9 @@ shmem_startup(void)
 {
 	if (prev_shmem_startup)
 		prev_shmem_startup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	managed_roles_login_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
 	if (!moved_to_front && ProcessUtility_hook != process_utility)
 	{
 		next_after_front = ProcessUtility_hook;
@@ -274,6 +294,88 @@ executor_start(QueryDesc *query_desc, int eflags)
 		standard_ExecutorStart(query_desc, eflags);
 }
 
+#if PG_VERSION_NUM >= 150000
+/* From 15, shared memory is requested here, after every library's _PG_init. */
+static void
+shmem_request(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+	managed_roles_login_shmem_request();
+}
+#endif
+
+/* Methods where the client proves a password: failures there are guesses. */
+static bool
+is_password_method(Port *port)
+{
+	if (port->hba == NULL)
+		return false;
+	switch (port->hba->auth_method)
+	{
+		case uaPassword:
+		case uaMD5:
+		case uaSCRAM:
+		case uaLDAP:
+		case uaRADIUS:
+		case uaPAM:
+		case uaBSD:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* The words PostgreSQL's auth_failed() uses for each password method. */
+static const char *
+method_word(Port *port)
+{
+	switch (port->hba->auth_method)
+	{
+		case uaLDAP:
+			return "LDAP";
+		case uaRADIUS:
+			return "RADIUS";
+		case uaPAM:
+			return "PAM";
+		case uaBSD:
+			return "BSD";
+		default:
+			return "password";
+	}
+}
+
+/*
+ * After the previous hook (auth_delay, credcheck...): record the attempt,
+ * pause after a failure, and refuse a locked-out role whose password was
+ * right with exactly the message a wrong password gets (the reason goes to
+ * the server log only), so the client learns nothing about the lockout.
+ */
+static void
+client_authentication(Port *port, int status)
+{
+	bool		password_method;
+	bool		encrypted;
+
+	if (prev_client_authentication)
+		prev_client_authentication(port, status);
+	/* The client left before answering (psql asking for a password). */
+	if (status == STATUS_EOF)
+		return;
+	password_method = is_password_method(port);
+	encrypted = port->ssl_in_use;
+#ifdef ENABLE_GSS
+	encrypted = encrypted || be_gssapi_get_enc(port);
+#endif
+	if (managed_roles_authentication(port->user_name, port->database_name, port->remote_host,
+									 password_method, encrypted, status == STATUS_OK))
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PASSWORD),
+				 errmsg("%s authentication failed for user \"%s\"", method_word(port),
+						port->user_name),
+				 errdetail_log("managed_roles: the role is locked out after repeated failed authentications; managed_roles.unlock_user() ends the lockout.")));
+}
+
 /* Called once from _PG_init while shared_preload_libraries are loaded. */
 void
 managed_roles_install_hooks(void)
@@ -290,4 +392,12 @@ managed_roles_install_hooks(void)
 	emit_log_hook = emit_log;
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = executor_start;
+	prev_client_authentication = ClientAuthentication_hook;
+	ClientAuthentication_hook = client_authentication;
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+#else
+	managed_roles_login_shmem_request();
+#endif
 }

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod identity;
+pub mod login_activity;
 pub mod masking;
 pub mod roles;
 pub mod spi;

@@ -43,10 +43,51 @@ pub fn has_attribute(role: pg_sys::Oid, attnum: u32) -> bool {
 }
 
 pub fn role_oid(name: &str) -> Option<pg_sys::Oid> {
-    let name = CString::new(name).ok()?;
-    // SAFETY: catalog lookup with missing_ok.
+    role_oid_cstr(&CString::new(name).ok()?)
+}
+
+pub fn role_oid_cstr(name: &CStr) -> Option<pg_sys::Oid> {
+    // SAFETY: catalog lookup with missing_ok on a NUL-terminated name.
     let oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
     (oid != pg_sys::Oid::INVALID).then_some(oid)
+}
+
+pub fn is_superuser(role: pg_sys::Oid) -> bool {
+    has_attribute(role, pg_sys::Anum_pg_authid_rolsuper)
+}
+
+/// The provider of the label that carries a role's own lockout threshold
+/// (set from its template); a shared catalog that is readable while the
+/// connection is being authenticated, and replicated.
+const LOGIN_LABEL_PROVIDER: &CStr = c"managed_roles.login";
+
+/// A role's own managed_roles.max_auth_failures, from its template.
+pub fn login_threshold(oid: pg_sys::Oid) -> Option<u32> {
+    let address = role_address(oid);
+    // SAFETY: reads pg_shseclabel; returns NULL or a palloc'd string.
+    let label = unsafe { pg_sys::GetSecurityLabel(&address, LOGIN_LABEL_PROVIDER.as_ptr()) };
+    if label.is_null() {
+        return None;
+    }
+    // SAFETY: NUL-terminated string from GetSecurityLabel.
+    let text = unsafe { CStr::from_ptr(label) }.to_string_lossy();
+    text.strip_prefix("max_auth_failures=")
+        .and_then(|s| s.parse::<u32>().ok())
+}
+
+/// Records (or, with None, removes) a role's own lockout threshold.
+pub fn set_login_threshold(oid: pg_sys::Oid, threshold: Option<u32>) {
+    let address = role_address(oid);
+    let label = threshold.map(|n| CString::new(format!("max_auth_failures={n}")).expect("no NUL"));
+    // SAFETY: writes pg_shseclabel for an existing role; a NULL label
+    // removes the entry.
+    unsafe {
+        pg_sys::SetSecurityLabel(
+            &address,
+            LOGIN_LABEL_PROVIDER.as_ptr(),
+            label.as_ref().map_or(std::ptr::null(), |l| l.as_ptr()),
+        )
+    };
 }
 
 pub fn marker_oid() -> Option<pg_sys::Oid> {

@@ -3,6 +3,7 @@
 
 pub mod credentials;
 pub mod guard;
+pub mod lockout;
 pub mod names;
 pub mod password;
 pub mod protection;

@@ -23,6 +23,10 @@ pub struct LoginAttributes {
     pub connection_limit: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_valid_days: Option<i32>,
+    /// The users' own managed_roles.max_auth_failures (0: never locked out,
+    /// for service accounts); absent: the server-wide setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_auth_failures: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -94,6 +98,13 @@ pub fn parse_spec(template: &str, value: &serde_json::Value) -> Result<TemplateS
                 invalid_parameter("login.password_valid_days must be at least 1")
                     .hint("Leave the key out for passwords that never expire."),
             );
+        }
+    }
+    if let Some(failures) = spec.login.max_auth_failures {
+        if !(0..=1_000_000).contains(&failures) {
+            return Err(invalid_parameter(
+                "login.max_auth_failures must be between 0 (never locked out) and 1000000",
+            ));
         }
     }
     for (key, roles) in [

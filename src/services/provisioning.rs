@@ -17,8 +17,8 @@ use crate::services::passwords as password;
 use crate::services::registry::{managed_user, require_managed, require_role};
 use crate::services::rights::{authorize_target, authorize_template, require_rights_covered};
 use crate::services::templates::{
-    grant_groups, group_roles_for, load_templates, login_options, require_template,
-    require_template_in, sync_user_groups, Template,
+    apply_login_settings, grant_groups, group_roles_for, load_templates, login_options,
+    require_template, require_template_in, sync_user_groups, Template,
 };
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
@@ -115,6 +115,7 @@ pub fn create_managed_user(
         )));
         password::store_password(name, &plaintext, valid_until(&template).as_deref());
         let role_oid = roles::role_oid(name).expect("role just created");
+        apply_login_settings(role_oid, &template.spec, None);
         let groups = group_roles_for(&template.name, &templates);
         grant_groups(name, &groups);
 
@@ -227,6 +228,7 @@ pub fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
             quote_identifier(name),
             login_options(&template.spec)
         )));
+        apply_login_settings(target.oid, &template.spec, None);
         let groups = group_roles_for(&template.name, &load_templates());
         sync_user_groups(target.oid, name, &groups);
         spi(Spi::run_with_args(

@@ -105,12 +105,21 @@ fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
     } else {
         terminate_sessions(Some(user.role.oid), None)
     };
-    let report = json!({
+    let mut report = json!({
         "username": name,
         "locked": !login,
         "changed": was_locked == login,
         "sessions_terminated": sessions,
     });
+    // Unlocking also ends a lockout after failed logins (only reported
+    // when there was one).
+    if login {
+        crate::services::login::write_pending_lockouts();
+    }
+    if login && crate::pg::login_activity::unlock(user.role.oid.to_u32()) {
+        report["lockout_ended"] = json!(true);
+        report["changed"] = json!(true);
+    }
     audit::record(
         caller,
         verb,

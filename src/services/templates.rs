@@ -114,6 +114,24 @@ pub fn login_options(spec: &TemplateSpec) -> String {
     )
 }
 
+/// Gives a user its template's own lockout threshold (the login hook reads
+/// it from a label on the role); `previous` is the template's old spec, so a
+/// threshold the new spec drops is removed.
+pub fn apply_login_settings(
+    user: pg_sys::Oid,
+    spec: &TemplateSpec,
+    previous: Option<&TemplateSpec>,
+) {
+    match (
+        spec.login.max_auth_failures,
+        previous.and_then(|p| p.login.max_auth_failures),
+    ) {
+        (Some(failures), _) => roles::set_login_threshold(user, Some(failures.max(0) as u32)),
+        (None, Some(_)) => roles::set_login_threshold(user, None),
+        (None, None) => {}
+    }
+}
+
 /// Grants group roles to a user (a new one, or the ones a re-sync adds).
 pub fn grant_groups(username: &str, groups: &[String]) {
     if !groups.is_empty() {
@@ -374,6 +392,7 @@ fn define(
                 quote_identifier(username),
                 login_options(&spec)
             )));
+            apply_login_settings(*oid, &spec, previous.as_ref().map(|t| &t.spec));
         }
     }
 

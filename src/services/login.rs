@@ -1,0 +1,183 @@
+//! Login security seen from SQL: the rows of the login_activity view, its
+//! summary, and resetting it. The table itself is `pg::login_activity`.
+
+use crate::errors::Failure;
+use crate::pg::identity::require_superuser;
+use crate::pg::login_activity;
+use crate::policy::lockout::{text, Activity};
+use crate::services::audit;
+use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use serde_json::json;
+
+fn require_preloaded() {
+    if !login_activity::attached() {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "login activity is not tracked: managed_roles is not preloaded",
+        )
+        .hint("Add managed_roles to shared_preload_libraries and restart the server.")
+        .raise();
+    }
+}
+
+fn timestamp(at: i64) -> Option<TimestampWithTimeZone> {
+    (at != 0)
+        .then(|| TimestampWithTimeZone::try_from(at).ok())
+        .flatten()
+}
+
+fn role_name(role: u32) -> Option<String> {
+    if role == 0 {
+        return None;
+    }
+    // SAFETY: a syscache lookup with noerr; NULL when the role is gone.
+    let name = unsafe { pg_sys::GetUserNameFromId(pg_sys::Oid::from(role), true) };
+    // SAFETY: checked non-null; NUL-terminated.
+    (!name.is_null()).then(|| {
+        unsafe { std::ffi::CStr::from_ptr(name) }
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
+/// One row of the login_activity view.
+pub type Row = (
+    Option<String>,                // username (NULL: user names that are no role)
+    Option<pg_sys::Oid>,           // role_oid
+    i64,                           // successes
+    i64,                           // failures
+    i32,                           // consecutive_failures
+    Option<TimestampWithTimeZone>, // last_login_at
+    Option<String>,                // last_login_address
+    Option<String>,                // last_login_database
+    Option<TimestampWithTimeZone>, // last_failure_at
+    Option<String>,                // last_failure_address
+    bool,                          // locked_out
+    Option<TimestampWithTimeZone>, // locked_until (NULL while locked: until unlocked)
+);
+
+fn nonempty(field: &[u8]) -> Option<String> {
+    let value = text(field);
+    (!value.is_empty()).then_some(value)
+}
+
+fn row(activity: &Activity, settings: &crate::policy::lockout::Settings, now: i64) -> Row {
+    let locked = activity.is_locked(settings, now);
+    (
+        role_name(activity.role),
+        (activity.role != 0).then(|| pg_sys::Oid::from(activity.role)),
+        activity.successes as i64,
+        activity.failures as i64,
+        activity.consecutive_failures as i32,
+        timestamp(activity.last_success_at),
+        nonempty(&activity.last_success_address),
+        nonempty(&activity.last_success_database),
+        timestamp(activity.last_failure_at),
+        nonempty(&activity.last_failure_address),
+        locked,
+        if locked {
+            activity.locked_until(settings).and_then(timestamp)
+        } else {
+            None
+        },
+    )
+}
+
+pub fn activity_rows() -> Vec<Row> {
+    require_preloaded();
+    let (entries, _) = login_activity::snapshot().unwrap_or_default();
+    let settings = crate::gucs::lockout_settings();
+    // SAFETY: reads the clock.
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    entries.iter().map(|a| row(a, &settings, now)).collect()
+}
+
+pub fn summary() -> serde_json::Value {
+    require_preloaded();
+    let (entries, evictions) = login_activity::snapshot().unwrap_or_default();
+    json!({
+        "tracked": entries.len(),
+        "capacity": crate::gucs::login_activity_max(),
+        "evictions": evictions,
+        "entry_bytes": std::mem::size_of::<Activity>(),
+    })
+}
+
+/// Forgets the login activity (of one role, or of all); superusers only.
+pub fn reset(username: Option<&str>) -> i64 {
+    let caller = require_superuser("reset login activity");
+    require_preloaded();
+    let forgotten = match username {
+        None => login_activity::reset(),
+        Some(name) => {
+            let role = crate::pg::roles::role_oid(name).unwrap_or_else(|| {
+                crate::errors::undefined_object(format!("role \"{name}\" does not exist")).raise()
+            });
+            usize::from(login_activity::forget(role.to_u32()))
+        }
+    };
+    crate::pg::identity::as_extension_owner(|| {
+        write_pending_lockouts();
+        audit::record(
+            &caller,
+            "reset_login_activity",
+            username,
+            None,
+            json!({"entries": forgotten}),
+        )
+    });
+    forgotten as i64
+}
+
+/// Writes pending lockouts to the audit log, with actor
+/// `managed_roles login`. Runs in the home database with the extension
+/// owner's rights (from unlock_user(), reset_login_activity(), or the
+/// lockout audit worker).
+pub fn write_pending_lockouts() {
+    let events = login_activity::take_events();
+    if events.is_empty() {
+        return;
+    }
+    let actor = crate::pg::identity::Caller {
+        oid: pg_sys::Oid::INVALID,
+        name: "managed_roles login".to_string(),
+        superuser: true,
+    };
+    for event in events {
+        let at = timestamp(event.at);
+        audit::record(
+            &actor,
+            "lockout",
+            Some(&text(&event.name)),
+            Some(pg_sys::Oid::from(event.role)),
+            json!({
+                "consecutive_failures": event.failures,
+                "last_failure_address": text(&event.address),
+                "locked_at": at.map(|t| t.to_iso_string()),
+            }),
+        );
+    }
+}
+
+/// Entry point of the lockout audit worker, started by the backend that
+/// locked a role out: connects to the home database, writes the pending
+/// lockouts if the extension is installed there, and exits.
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn managed_roles_lockout_audit(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
+    let home = crate::gucs::home_database();
+    BackgroundWorker::connect_worker_to_spi(Some(&home), None);
+    crate::pg::spi::pin_worker_settings(10_000);
+    BackgroundWorker::transaction(|| {
+        let installed = crate::pg::spi::spi(Spi::get_one::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'managed_roles')",
+        ))
+        .unwrap_or(false);
+        if installed {
+            write_pending_lockouts();
+        }
+    });
+}
