@@ -59,6 +59,7 @@ scripts: install
 	PG_MAJOR=$(PG) tests/no_preload.sh
 	PG_MAJOR=$(PG) tests/offboarding_interrupts.sh
 	PG_MAJOR=$(PG) tests/masking.sh
+	PG_MAJOR=$(PG) tests/login_security.sh
 	PG_MAJOR=$(PG) tests/transparency.sh
 
 package: setup

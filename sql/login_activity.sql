@@ -18,8 +18,8 @@ AS $function$
     SELECT u.username, u.template, u.created_at, a.last_login_at, a.last_login_address, u.can_login
       FROM managed_roles.managed_users u
       LEFT JOIN managed_roles.login_activity a ON a.role_oid OPERATOR(pg_catalog.=) u.role_oid
-     WHERE pg_catalog.coalesce(a.last_login_at, u.created_at)
-           OPERATOR(pg_catalog.<=) pg_catalog.now() OPERATOR(pg_catalog.-) idle
-     ORDER BY pg_catalog.coalesce(a.last_login_at, u.created_at), u.username
+     WHERE COALESCE(a.last_login_at, u.created_at)
+           OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) idle)
+     ORDER BY COALESCE(a.last_login_at, u.created_at), u.username
 $function$;
 COMMENT ON FUNCTION managed_roles.dormant_users(interval) IS 'Managed users with no successful login on this server for at least the given interval';

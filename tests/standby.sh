@@ -62,3 +62,13 @@ echo "$err" | grep -q "permission denied\|read-only" || fail "role guard on the 
 ssql -c "SELECT managed_roles.check_password('Standby-Secret-Orbit-77')" >/dev/null
 if grep -q "Standby-Secret-Orbit-77" "$SDIR/server.log"; then fail "plaintext password in the standby's log"; fi
 pass "role guard and log redaction work on the standby"
+
+# Login activity is per server: the standby records the logins it served,
+# the primary does not see them (and the standby did not inherit the
+# primary's file through the base backup).
+PGPASSWORD=not-the-password "$BINDIR/psql" -X "host=127.0.0.1 port=$SPORT dbname=postgres user=sb_after" -c "SELECT 1" >/dev/null 2>&1 || true
+[ "$(ssql -Atc "SELECT successes >= 1 AND failures = 1 FROM managed_roles.login_activity WHERE username = 'sb_after'")" = t ] ||
+    fail "the standby did not record sb_after's logins: $(ssql -Atc "SELECT * FROM managed_roles.login_activity")"
+[ "$(sql -Atc "SELECT count(*) FROM managed_roles.login_activity WHERE username = 'sb_after'")" = 0 ] ||
+    fail "the primary shows logins that happened on the standby"
+pass "the standby tracks its own logins and failures; the primary does not see them"

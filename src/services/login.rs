@@ -34,12 +34,12 @@ fn role_name(role: u32) -> Option<String> {
     }
     // SAFETY: a syscache lookup with noerr; NULL when the role is gone.
     let name = unsafe { pg_sys::GetUserNameFromId(pg_sys::Oid::from(role), true) };
+    if name.is_null() {
+        return None;
+    }
     // SAFETY: checked non-null; NUL-terminated.
-    (!name.is_null()).then(|| {
-        unsafe { std::ffi::CStr::from_ptr(name) }
-            .to_string_lossy()
-            .into_owned()
-    })
+    let name = unsafe { std::ffi::CStr::from_ptr(name) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// One row of the login_activity view.

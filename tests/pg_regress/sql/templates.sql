@@ -85,6 +85,6 @@ SELECT managed_roles.define_template('mine', '{}');
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION managed_roles.define_template(text, jsonb, text) FROM tpl_plain;
 SELECT action, target FROM managed_roles.audit_log
- WHERE action IN ('define_template', 'drop_template') ORDER BY id;
+ WHERE action IN ('define_template', 'drop_template') AND target = 'app_owner' ORDER BY id;
 DROP SCHEMA app CASCADE;
 DROP ROLE tpl_login, tpl_plain, managed_taken;
