@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Connection benchmark (run by hand, not in CI): pgbench -C (a new
+# connection per transaction) over TCP with SCRAM-SHA-256 passwords, on one
+# server restarted without managed_roles and with it (lockout on:
+# max_auth_failures = 5, so every login goes through the whole
+# ClientAuthentication path), alternating each round; median of ROUNDS.
+#
+# usage: bench/connections.sh   (env: PG_MAJOR=15 ROUNDS=5 SECONDS_PER_ROUND=10 CLIENTS=4)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$here/.."
+PG_MAJOR="${PG_MAJOR:-15}"
+ROUNDS="${ROUNDS:-5}"
+SECS="${SECONDS_PER_ROUND:-10}"
+CLIENTS="${CLIENTS:-4}"
+PORT=54342
+DIR=/var/tmp/managed_roles-bench-connections
+PG_CONFIG="$("$root/pgrx-config/pg-config-path.sh" "$PG_MAJOR")"
+BINDIR="$("$PG_CONFIG" --bindir)"
+export PG_MAJOR PATH="$HOME/.cargo/bin:$PATH"
+
+"$root/pgrx-config/setup.sh" "$PG_MAJOR" >/dev/null
+(cd "$root" && cargo pgrx install --release --pg-config "$PG_CONFIG" --no-default-features --features "pg$PG_MAJOR" >/dev/null 2>&1)
+psql_() { "$BINDIR/psql" -X -q -At -h "$DIR" -p "$PORT" -U postgres -d postgres "$@"; }
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+trap '"$root/tests/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true' EXIT
+
+echo "managed_roles connection benchmark: PostgreSQL $PG_MAJOR, $(nproc) cores, $(date -u +%F), pgbench -C, $CLIENTS clients, ${SECS}s x $ROUNDS rounds, SCRAM over TCP"
+"$root/tests/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
+PRELOAD=managed_roles "$root/tests/cluster.sh" start "$DIR" "$PORT" "max_connections = 100"
+psql_ -c "CREATE EXTENSION managed_roles"
+password="$(psql_ -c "SELECT managed_roles.create_managed_user('bench_login', 'reader') ->> 'password'")"
+as_pg tee "$DIR/select.sql" >/dev/null <<<'SELECT 1;'
+declare -A runs
+for _ in $(seq "$ROUNDS"); do
+    for mode in without with; do
+        if [ "$mode" = with ]; then
+            printf "shared_preload_libraries = 'managed_roles'\nmanaged_roles.max_auth_failures = 5\n" |
+                as_pg tee "$DIR/data/postgresql.auto.conf" >/dev/null
+        else
+            echo "shared_preload_libraries = ''" | as_pg tee "$DIR/data/postgresql.auto.conf" >/dev/null
+        fi
+        as_pg "$BINDIR/pg_ctl" -D "$DIR/data" -w -m fast restart -l "$DIR/server.log" >/dev/null
+        t="$(PGPASSWORD="$password" PGSSLMODE=disable "$BINDIR/pgbench" -n -C -h 127.0.0.1 -p "$PORT" -U bench_login \
+            -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$DIR/select.sql" postgres 2>&1 | awk '/^tps/ {print $3; exit}' || true)"
+        runs[$mode]+="$t "
+    done
+done
+for mode in without with; do
+    echo "$mode managed_roles: ${runs[$mode]}connections/s"
+done
+b="$(printf '%s\n' ${runs[without]} | median)"
+w="$(printf '%s\n' ${runs[with]} | median)"
+printf '\n%-34s %12s %14s %8s\n' "pgbench -C (median connections/s)" "baseline" "managed_roles" "ratio"
+awk -v b="$b" -v w="$w" 'BEGIN {printf "%-34s %12.1f %14.1f %7.1f%%\n", "SELECT 1, new connection each", b, w, 100 * w / b}'
+entry="$(PGPASSWORD= psql_ -c "SELECT (managed_roles.login_activity_summary() ->> 'entry_bytes')" 2>/dev/null || echo '?')"
+echo "login activity entry: $entry bytes (+ dynahash overhead; see docs/benchmarks.md)"
