@@ -217,8 +217,12 @@ memory() {
                         (regexp_match(s, 'Private_Clean: +([0-9]+)'))[1]::int + (regexp_match(s, 'Private_Dirty: +([0-9]+)'))[1]::int AS private_kb
                    FROM pg_read_file('/proc/' || pg_backend_pid() || '/smaps_rollup') s"
     row "server" "private KB before" "private KB after" "delta"
-    for preload in managed_roles ""; do
-        start_server "$preload"
+    for mode in shared preloaded none; do
+        case "$mode" in
+            shared) start_server managed_roles ;;
+            preloaded) start_server managed_roles "managed_roles.preload_password_dictionaries = off" ;;
+            none) start_server "" ;;
+        esac
         sql -c "CREATE EXTENSION managed_roles" >/dev/null
         local out
         out="$(sql -At -F ' ' <<SQL
@@ -234,7 +238,8 @@ SQL
         after="$(echo "$out" | sed -n 4p | cut -d' ' -f2)"
         rss_after="$(echo "$out" | sed -n 4p | cut -d' ' -f1)"
         local label="not preloaded (library loaded by the backend)"
-        [ -z "$preload" ] || label="preloaded (dictionaries built in the postmaster)"
+        [ "$mode" = shared ] && label="preloaded (dictionaries built in the postmaster)"
+        [ "$mode" = preloaded ] && label="preloaded, preload_password_dictionaries = off"
         row "$label" "$before" "$after" "$((after - before)) KB"
         row "  resident (RSS) KB" "$rss_before" "$rss_after" "$((rss_after - rss_before)) KB"
     done

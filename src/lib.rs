@@ -17,6 +17,11 @@ mod services;
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// The system allocator, except while the postmaster builds what backends
+/// only read (pg/postmaster_arena.rs).
+#[global_allocator]
+static ALLOCATOR: pg::postmaster_arena::Allocator = pg::postmaster_arena::Allocator;
+
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!(
     "../sql/sessions.sql",

@@ -81,6 +81,7 @@ sleep 1
 [ "$(sql -c "SELECT managed_roles.unlock_user('alice')->>'lockout_ended'")" = true ] ||
     fail "unlock_user did not report the lockout it ended"
 [ -z "$(login alice "$alice_pw")" ] || fail "alice cannot log in after unlock_user()"
+grep -q "the lockout of role \"alice\" was ended by unlock_user()" "$DIR/server.log" || fail "no LOG line for the unlock"
 pass "with lockout_duration = 0 (after a reload) the lockout holds until unlock_user()"
 
 # Superusers are exempt unless lockout_superusers is on.

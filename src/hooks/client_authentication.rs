@@ -10,18 +10,14 @@ use crate::policy::lockout::{Attempt, Failure, RoleFacts, Success};
 use pgrx::prelude::*;
 use std::ffi::{c_char, CStr};
 
-/// What is known about the role named `user`: whether it exists, whether it
-/// is a superuser, and its own lockout threshold (from its template).
-fn role_facts(user: &CStr) -> (u32, RoleFacts) {
-    let Some(role) = roles::role_oid_cstr(user) else {
-        return (0, RoleFacts::default());
-    };
-    let facts = RoleFacts {
+/// What is known about `role`: whether it is a superuser, and its own
+/// lockout threshold (from its template, a label in pg_shseclabel).
+fn role_facts(role: pg_sys::Oid) -> RoleFacts {
+    RoleFacts {
         exists: true,
         superuser: roles::is_superuser(role),
         own_threshold: roles::login_threshold(role),
-    };
-    (role.to_u32(), facts)
+    }
 }
 
 /// Records the attempt; true to refuse it (a locked-out role whose password
@@ -51,7 +47,20 @@ pub unsafe extern "C-unwind" fn managed_roles_authentication(
             crate::pg::c_bytes(address),
         )
     };
-    let (role, facts) = role_facts(user);
+    let role = roles::role_oid_cstr(user);
+    let key = role.map_or(0, |r| r.to_u32());
+    // The threshold matters only after a failure or for a role that is
+    // locked out: a plain successful login reads nothing more. (A lockout
+    // placed between this look and the record is judged by the server-wide
+    // threshold; it could only have been placed under a threshold above 0.)
+    let facts = match role {
+        None => RoleFacts::default(),
+        Some(role) if !succeeded || login_activity::has_lockout(key) => role_facts(role),
+        Some(_) => RoleFacts {
+            exists: true,
+            ..RoleFacts::default()
+        },
+    };
     let attempt = Attempt {
         // SAFETY: reads the clock.
         now: unsafe { pg_sys::GetCurrentTimestamp() },
@@ -62,7 +71,7 @@ pub unsafe extern "C-unwind" fn managed_roles_authentication(
     let name = user.to_string_lossy();
     let shown_address = String::from_utf8_lossy(address);
     match login_activity::record(
-        role,
+        key,
         &facts,
         &attempt,
         succeeded,

@@ -25,7 +25,13 @@ pub fn install() {
     if !unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         return;
     }
-    check_password::warm_up();
+    if crate::gucs::preload_password_dictionaries() {
+        crate::pg::postmaster_arena::build(check_password::warm_up);
+        pgrx::debug1!(
+            "managed_roles: password dictionaries built in the postmaster ({} kB)",
+            crate::pg::postmaster_arena::used() / 1024
+        );
+    }
     // SAFETY: once, in the postmaster, before any backend starts.
     unsafe { managed_roles_install_hooks() };
 }

@@ -248,11 +248,16 @@ pub fn record(
     name: &[u8],
 ) -> Option<Recorded> {
     let settings = crate::gucs::lockout_settings();
+    let mut save_due = false;
     let recorded = locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, table| {
         let slot = entry(state, table, role, &settings, attempt.now)?;
         // SAFETY: a live element of the table, under the exclusive lock.
         let activity = unsafe { &mut *slot };
         state.changed = true;
+        if !state.saving && attempt.now - state.saved_at >= SAVE_PERIOD_US {
+            state.saving = true;
+            save_due = true;
+        }
         let recorded = match (succeeded, password_method) {
             (true, true) => Recorded::Success(activity.on_success(attempt, facts, &settings)),
             (true, false) => {
@@ -270,27 +275,26 @@ pub fn record(
         Some(recorded)
     })
     .flatten();
-    save_if_due(attempt.now);
-    recorded
-}
-
-/// Writes the file if the last write is older than SAVE_PERIOD_US and no
-/// other backend is writing it.
-fn save_if_due(now: i64) {
-    let due = locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
-        let due = state.changed && !state.saving && now - state.saved_at >= SAVE_PERIOD_US;
-        if due {
-            state.saving = true;
-        }
-        due
-    });
-    if due == Some(true) {
+    // The write that is due (more than SAVE_PERIOD_US since the last one),
+    // by this backend alone.
+    if save_due {
         save();
         locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
             state.saving = false;
-            state.saved_at = now;
+            state.saved_at = attempt.now;
         });
     }
+    recorded
+}
+
+/// Whether `role` has a lockout (running or run out) recorded.
+pub fn has_lockout(role: u32) -> bool {
+    locked(pg_sys::LWLockMode::LW_SHARED, |_, table| {
+        let slot = find(table, role, pg_sys::HASHACTION::HASH_FIND);
+        // SAFETY: a live element of the table, under the lock.
+        !slot.is_null() && unsafe { (*slot).locked_at } != 0
+    })
+    .unwrap_or(false)
 }
 
 fn push_event(state: &mut State, activity: &Activity, name: &[u8], address: &[u8]) {

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod identity;
 pub mod login_activity;
 pub mod masking;
+pub mod postmaster_arena;
 pub mod roles;
 pub mod spi;
 pub mod syscache;

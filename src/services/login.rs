@@ -118,6 +118,11 @@ pub fn reset(username: Option<&str>) -> i64 {
             usize::from(login_activity::forget(role.to_u32()))
         }
     };
+    pgrx::log!(
+        "managed_roles: login activity of {} reset by \"{}\" ({forgotten} entries)",
+        username.map_or("every role".to_string(), |n| format!("role \"{n}\"")),
+        caller.name
+    );
     crate::pg::identity::as_extension_owner(|| {
         write_pending_lockouts();
         audit::record(

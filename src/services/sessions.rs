@@ -117,6 +117,10 @@ fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
         crate::services::login::write_pending_lockouts();
     }
     if login && crate::pg::login_activity::unlock(user.role.oid.to_u32()) {
+        pgrx::log!(
+            "managed_roles: the lockout of role \"{name}\" was ended by unlock_user() called by \"{}\"",
+            caller.name
+        );
         report["lockout_ended"] = json!(true);
         report["changed"] = json!(true);
     }
