@@ -31,3 +31,4 @@ GRANT SELECT ON managed_roles.login_activity TO managed_manager, managed_monitor
 GRANT EXECUTE ON FUNCTION managed_roles._login_activity(), managed_roles.login_activity_summary()
   TO managed_manager, managed_monitor;
 GRANT EXECUTE ON FUNCTION managed_roles.dormant_users(interval) TO managed_manager;
+GRANT EXECUTE ON FUNCTION managed_roles.expiring_passwords(interval) TO managed_manager;

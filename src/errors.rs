@@ -34,8 +34,7 @@ impl Failure {
         self
     }
 
-    /// Raises the failure as an ERROR; never returns.
-    pub fn raise(self) -> ! {
+    fn report(self) -> ErrorReport {
         let mut report = ErrorReport::new(self.code, self.message, "managed_roles");
         if let Some(detail) = self.detail {
             report = report.set_detail(detail);
@@ -43,8 +42,18 @@ impl Failure {
         if let Some(hint) = self.hint {
             report = report.set_hint(hint);
         }
-        report.report(PgLogLevel::ERROR);
+        report
+    }
+
+    /// Raises the failure as an ERROR; never returns.
+    pub fn raise(self) -> ! {
+        self.report().report(PgLogLevel::ERROR);
         unreachable!("ereport(ERROR) returned")
+    }
+
+    /// Reports it as a WARNING and goes on.
+    pub fn warn(self) {
+        self.report().report(PgLogLevel::WARNING);
     }
 }
 

@@ -34,6 +34,13 @@ static ALLOW_HASHED_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(false)
 static REDACT_PASSWORDS: GucSetting<bool> = GucSetting::<bool>::new(true);
 static OFFBOARD_LOCK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
+// Password lifecycle (session settings: per database or role, like the policy).
+static PASSWORD_REUSE_HISTORY: GucSetting<i32> = GucSetting::<i32>::new(0);
+static PASSWORD_REUSE_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(0);
+static PASSWORD_MAX_AGE: GucSetting<i32> = GucSetting::<i32>::new(0);
+static PASSWORD_MIN_AGE: GucSetting<i32> = GucSetting::<i32>::new(0);
+static PASSWORD_EXPIRY_WARNING: GucSetting<i32> = GucSetting::<i32>::new(0);
+
 // Login security.
 static MAX_AUTH_FAILURES: GucSetting<i32> = GucSetting::<i32>::new(0);
 static LOCKOUT_DURATION: GucSetting<i32> = GucSetting::<i32>::new(15 * 60);
@@ -53,6 +60,7 @@ pub fn init() {
         define_preloaded_settings();
     }
     define_session_settings();
+    define_lifecycle_settings();
     if preloaded {
         reserve_prefix();
     }
@@ -241,6 +249,59 @@ fn define_preloaded_settings() {
     );
 }
 
+fn define_lifecycle_settings() {
+    GucRegistry::define_int_guc(
+        c"managed_roles.password_reuse_history",
+        c"A new password may not be any of the role's last this many passwords (0: off).",
+        c"Kept as salted SCRAM-SHA-256 verifiers in pg_shseclabel; at most 64.",
+        &PASSWORD_REUSE_HISTORY,
+        0,
+        crate::policy::password_history::MAX_ENTRIES as i32,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.password_reuse_interval",
+        c"A new password may not be one the role used within this interval (0: off).",
+        c"",
+        &PASSWORD_REUSE_INTERVAL,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.password_max_age",
+        c"Every password change leaves the role's VALID UNTIL at most this far ahead (0: off).",
+        c"A template's login.password_valid_days applies too; the nearer limit wins.",
+        &PASSWORD_MAX_AGE,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.password_min_age",
+        c"A role may not change its own password again within this interval (0: off).",
+        c"Superusers and the provisioning functions (a manager's reset) are not bound by it.",
+        &PASSWORD_MIN_AGE,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.password_expiry_warning",
+        c"A role whose password expires within this interval gets a WARNING when it logs in (0: off).",
+        c"Read at login from the server's configuration (postgresql.conf, ALTER SYSTEM), not from per-role settings.",
+        &PASSWORD_EXPIRY_WARNING,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+}
+
 fn string_setting(setting: &GucSetting<Option<CString>>) -> String {
     setting
         .get()
@@ -327,4 +388,19 @@ pub fn login_activity_max() -> usize {
 
 pub fn preload_password_dictionaries() -> bool {
     PRELOAD_PASSWORD_DICTIONARIES.get()
+}
+
+/// The password lifecycle rules in force in this session.
+pub fn lifecycle_settings() -> crate::policy::password_history::Settings {
+    let us = |seconds: i32| i64::from(seconds.max(0)) * 1_000_000;
+    crate::policy::password_history::Settings {
+        reuse_history: PASSWORD_REUSE_HISTORY.get().max(0) as u32,
+        reuse_interval_us: us(PASSWORD_REUSE_INTERVAL.get()),
+        min_age_us: us(PASSWORD_MIN_AGE.get()),
+        max_age_us: us(PASSWORD_MAX_AGE.get()),
+    }
+}
+
+pub fn password_expiry_warning_us() -> i64 {
+    i64::from(PASSWORD_EXPIRY_WARNING.get().max(0)) * 1_000_000
 }

@@ -54,6 +54,11 @@ extension_sql_file!(
     name = "login_activity",
     requires = ["views", api::login::login_activity]
 );
+extension_sql_file!(
+    "../sql/password_lifecycle.sql",
+    name = "password_lifecycle",
+    requires = ["views"]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

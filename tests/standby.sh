@@ -72,3 +72,18 @@ PGPASSWORD=not-the-password "$BINDIR/psql" -X "host=127.0.0.1 port=$SPORT dbname
 [ "$(sql -Atc "SELECT count(*) FROM managed_roles.login_activity WHERE username = 'sb_after'")" = 0 ] ||
     fail "the primary shows logins that happened on the standby"
 pass "the standby tracks its own logins and failures; the primary does not see them"
+
+# The password history replicates with the role: the standby holds the
+# primary's, byte for byte.
+sql -c "ALTER SYSTEM SET managed_roles.password_reuse_history = 2" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.3
+sql -c "CREATE ROLE sb_hist LOGIN PASSWORD 'Kq7v-Rt2z-Lm4w-Hy6a'" -c "ALTER ROLE sb_hist PASSWORD 'Bn3x-Vc8q-Pz5r-Jt9e'" >/dev/null
+lsn="$(sql -Atc 'SELECT pg_current_wal_lsn()')"
+for _ in $(seq 100); do
+    [ "$(ssql -Atc "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && break
+    sleep 0.1
+done
+history="SELECT label FROM pg_shseclabel WHERE objoid = 'sb_hist'::regrole AND provider = 'managed_roles.password'"
+[ -n "$(sql -Atc "$history")" ] || fail "no password history on the primary"
+[ "$(ssql -Atc "$history")" = "$(sql -Atc "$history")" ] || fail "the standby's password history differs from the primary's"
+pass "the password history on the standby matches the primary's"

@@ -58,6 +58,8 @@ pub unsafe extern "C-unwind" fn managed_roles_check_password(
     // for this hook call (this function's contract).
     let password = unsafe { CStr::from_ptr(shadow_pass) }.to_string_lossy();
     if take_approved(&password) {
+        // Generated and judged by the provisioning functions: random, so
+        // never one used before.
         return;
     }
     let verdict = evaluate(
@@ -68,5 +70,8 @@ pub unsafe extern "C-unwind" fn managed_roles_check_password(
     );
     if !verdict.ok {
         rejection(&verdict).raise();
+    }
+    if let Some(username) = username.as_deref() {
+        crate::hooks::password_lifecycle::check_reuse(username, &password);
     }
 }

@@ -16,7 +16,7 @@ fn role_facts(role: pg_sys::Oid) -> RoleFacts {
     RoleFacts {
         exists: true,
         superuser: roles::is_superuser(role),
-        own_threshold: roles::login_threshold(role),
+        own_threshold: roles::role_label(role).max_auth_failures,
     }
 }
 
@@ -92,6 +92,47 @@ pub unsafe extern "C-unwind" fn managed_roles_authentication(
     }
     if !succeeded {
         login_activity::pause_after_failure(gucs::auth_failure_delay_ms());
+    } else if let Some(role) = role {
+        warn_of_expiry(role, &name, attempt.now);
     }
     false
+}
+
+thread_local! {
+    /// The expiry warning decided at login, for the session's first statement.
+    static EXPIRY_WARNING: std::cell::RefCell<Option<crate::errors::Failure>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sends the expiry warning decided at login, once, with the session's
+/// first statement: while a client authenticates PostgreSQL sends it errors
+/// only, so a WARNING from this hook would reach the server log alone.
+pub fn warn_of_expiry_once() {
+    if let Some(warning) = EXPIRY_WARNING.with(|w| w.borrow_mut().take()) {
+        warning.warn();
+    }
+}
+
+/// A warning for a role whose password expires within
+/// managed_roles.password_expiry_warning, kept for the first statement.
+fn warn_of_expiry(role: pg_sys::Oid, name: &str, now: i64) {
+    let window = gucs::password_expiry_warning_us();
+    if window == 0 {
+        return;
+    }
+    let Some(until) = roles::valid_until(role) else {
+        return;
+    };
+    if until <= now || until - now > window {
+        return;
+    }
+    let shown = TimestampWithTimeZone::try_from(until)
+        .map(|t| t.to_iso_string())
+        .unwrap_or_default();
+    let days = (until - now) as f64 / 86_400_000_000.0;
+    let warning = crate::errors::Failure::new(
+        PgSqlErrorCode::ERRCODE_WARNING,
+        format!("the password of role \"{name}\" expires in {days:.1} days, at {shown}"),
+    )
+    .hint("Change it now: \\password in psql, or ALTER ROLE ... PASSWORD.");
+    EXPIRY_WARNING.with(|w| *w.borrow_mut() = Some(warning));
 }

@@ -10,6 +10,7 @@ pub mod check_password;
 pub mod client_authentication;
 pub mod emit_log;
 pub mod executor_start;
+pub mod password_lifecycle;
 pub mod post_parse_analyze;
 pub mod process_utility;
 

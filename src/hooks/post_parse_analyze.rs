@@ -5,6 +5,9 @@
 //! pointer comparison in C, a top-level query a memchr scan of its text for
 //! the letters of a password function's name. The hook itself is C
 //! (src/pg/hooks.c), which calls this first and then the previous hook.
+//! The session's first statement also carries the password expiry warning
+//! decided at login (PostgreSQL sends clients only errors while they
+//! authenticate).
 
 use crate::gucs;
 use crate::pg::masking;
@@ -20,6 +23,7 @@ pub unsafe extern "C-unwind" fn managed_roles_statement_parsed(
     pstate: *mut pg_sys::ParseState,
     query: *mut pg_sys::Query,
 ) {
+    crate::hooks::client_authentication::warn_of_expiry_once();
     if !pstate.is_null() && gucs::redact_passwords() {
         // SAFETY: `pstate` is a valid, non-null ParseState and `query` null or
         // the analyzed Query of its source text (this function's contract).

@@ -16,6 +16,7 @@
 
 use crate::errors::{insufficient_privilege, OrRaise};
 use crate::gucs;
+use crate::hooks::password_lifecycle;
 use crate::pg::masking;
 use crate::pg::roles;
 use crate::policy::guard::{self, Action, Kind, Subject, SERVER_ACCESS_ROLES};
@@ -399,15 +400,21 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_before(
     context: pg_sys::ProcessUtilityContext::Type,
     mask_from: *mut i32,
     mask_to: *mut i32,
-) -> bool {
+) -> i32 {
     // SAFETY: `pstmt` is ProcessUtility's valid PlannedStmt; its
     // utilityStmt is null or a valid parse tree.
     let node = unsafe { (*pstmt).utilityStmt };
     if node.is_null() {
-        return false;
+        return 0;
     }
     // SAFETY: `node` is a valid, non-null parse tree.
     let tag = unsafe { (*node).type_ };
+    if tag == pg_sys::NodeTag::T_SecLabelStmt {
+        // SAFETY: `node` is a valid SecLabelStmt (its tag says so).
+        if unsafe { own_security_label(node.cast()) } {
+            return DONE;
+        }
+    }
     // An oversized password is refused before anything copies the text.
     // SAFETY: as above.
     unsafe { refuse_oversized_password(node) };
@@ -438,7 +445,90 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_before(
             }
         }
     }
-    guard_this && tag == pg_sys::NodeTag::T_CreateRoleStmt
+    let mut after = 0;
+    if guard_this && tag == pg_sys::NodeTag::T_CreateRoleStmt {
+        after |= AFTER_RECORD_CREATOR;
+    }
+    // SAFETY: `node` is a valid utility parse tree.
+    if unsafe { password_lifecycle::before(node) } {
+        after |= AFTER_PASSWORD_CHANGED;
+    }
+    after
+}
+
+/// What `managed_roles_utility_after` does, decided before the statement ran.
+const AFTER_RECORD_CREATOR: i32 = 1;
+const AFTER_PASSWORD_CHANGED: i32 = 2;
+/// The statement was carried out here; hooks.c does not run it
+/// (MANAGED_ROLES_DONE there).
+const DONE: i32 = 4;
+
+/// `SECURITY LABEL FOR <one of ours> ON ROLE ...`, which pg_dumpall writes
+/// for the labels the extension keeps on roles (creator, template settings,
+/// password history): no provider of those names is registered (that would
+/// change every other SECURITY LABEL statement's errors), so the extension
+/// sets them itself, for superusers only (a restore), after checking their
+/// form. Any other SECURITY LABEL is left to PostgreSQL.
+///
+/// # Safety
+/// `stmt` is a valid SecLabelStmt.
+unsafe fn own_security_label(stmt: *mut pg_sys::SecLabelStmt) -> bool {
+    // SAFETY: `stmt` is valid (this function's contract); provider is null
+    // or a C string of the tree.
+    let provider = unsafe { (*stmt).provider };
+    if provider.is_null() {
+        return false;
+    }
+    // SAFETY: non-null, NUL-terminated.
+    let provider = unsafe { CStr::from_ptr(provider) };
+    if !roles::OWN_LABEL_PROVIDERS.contains(&provider) {
+        return false;
+    }
+    // SAFETY: as above.
+    if unsafe { (*stmt).objtype } != pg_sys::ObjectType::OBJECT_ROLE {
+        insufficient_privilege(format!(
+            "security labels of provider \"{}\" are only for roles",
+            provider.to_string_lossy()
+        ))
+        .raise();
+    }
+    // SAFETY: superuser() checks the current user, a backend-local state.
+    if !unsafe { pg_sys::superuser() } {
+        insufficient_privilege(format!(
+            "permission denied to set security labels of provider \"{}\"",
+            provider.to_string_lossy()
+        ))
+        .detail("managed_roles keeps its own state in these labels; only superusers (restoring a dump) may set them.")
+        .raise();
+    }
+    // SAFETY: for OBJECT_ROLE the object is a String node with the role's
+    // name; the label is null (remove) or a C string of the tree.
+    let (name, label) = unsafe { (string_value((*stmt).object), (*stmt).label) };
+    // SAFETY: `name` is a valid C string of the tree.
+    let name = unsafe { CStr::from_ptr(name) };
+    let Some(role) = roles::role_oid_cstr(name) else {
+        crate::errors::undefined_object(format!(
+            "role \"{}\" does not exist",
+            name.to_string_lossy()
+        ))
+        .raise()
+    };
+    let label = (!label.is_null()).then(|| {
+        // SAFETY: checked non-null; a NUL-terminated string of the tree.
+        let text = unsafe { CStr::from_ptr(label) };
+        text.to_string_lossy().into_owned()
+    });
+    if let Some(text) = &label {
+        if !roles::valid_own_label(provider, text) {
+            crate::errors::invalid_parameter(format!(
+                "invalid security label of provider \"{}\"",
+                provider.to_string_lossy()
+            ))
+            .raise();
+        }
+    }
+    roles::set_label(role, provider, label.as_deref());
+    true
 }
 
 /// The length rule of the check_password hook, applied to the tree of
@@ -461,26 +551,56 @@ unsafe fn refuse_oversized_password(node: *mut pg_sys::Node) {
     }
 }
 
-/// After a non-superuser's CREATE ROLE ran: remember who created the role,
-/// where every database can see it, for the CREATEROLE rule of PostgreSQL
-/// 16 on 14 and 15 too.
+/// After the statement ran: for a non-superuser's CREATE ROLE, remember
+/// who created the role, where every database can see it (for the
+/// CREATEROLE rule of PostgreSQL 16 on 14 and 15 too); after a password
+/// change, the password lifecycle (history, maximum age).
 ///
 /// # Safety
-/// `pstmt` is the CREATE ROLE statement that just ran.
+/// `pstmt` is the CREATE or ALTER ROLE statement that just ran, and `after`
+/// what managed_roles_utility_before returned for it.
 #[pg_guard]
 #[no_mangle]
-pub unsafe extern "C-unwind" fn managed_roles_utility_after(pstmt: *mut pg_sys::PlannedStmt) {
+pub unsafe extern "C-unwind" fn managed_roles_utility_after(
+    pstmt: *mut pg_sys::PlannedStmt,
+    after: i32,
+) {
     // SAFETY: inside the transaction that ran the statement; makes the new
     // role visible to the lookup below.
     unsafe { pg_sys::CommandCounterIncrement() };
-    // SAFETY: `pstmt` is the valid CREATE ROLE statement that just ran (this
-    // function's contract), so its utilityStmt is a CreateRoleStmt whose
-    // `role` is null or a C string of the still-alive parse tree.
-    let name = unsafe { (*(*pstmt).utilityStmt.cast::<pg_sys::CreateRoleStmt>()).role };
-    // SAFETY: `name` is null or a valid C string, as above.
-    if let Some(oid) = unsafe { resolve(&RoleRef::Name(name)) } {
+    // SAFETY: `pstmt` is the valid statement that just ran (this function's
+    // contract); its utilityStmt is a CreateRoleStmt or AlterRoleStmt.
+    let node = unsafe { (*pstmt).utilityStmt };
+    // SAFETY: as above.
+    let Some(role) = (unsafe { target_role(node) }) else {
+        return;
+    };
+    if after & AFTER_RECORD_CREATOR != 0 {
         // SAFETY: reads the current user id, a backend-local global.
-        roles::record_creator(oid, unsafe { pg_sys::GetUserId() });
+        roles::record_creator(role, unsafe { pg_sys::GetUserId() });
+    }
+    if after & AFTER_PASSWORD_CHANGED != 0 {
+        password_lifecycle::after(role);
+    }
+}
+
+/// The role a CREATE or ALTER ROLE statement is about.
+///
+/// # Safety
+/// `node` is a valid CreateRoleStmt or AlterRoleStmt.
+unsafe fn target_role(node: *mut pg_sys::Node) -> Option<pg_sys::Oid> {
+    // SAFETY: `node` is valid (this function's contract); its tag says which
+    // statement it is, and each field read belongs to that statement.
+    unsafe {
+        match (*node).type_ {
+            pg_sys::NodeTag::T_CreateRoleStmt => resolve(&RoleRef::Name(
+                (*node.cast::<pg_sys::CreateRoleStmt>()).role,
+            )),
+            pg_sys::NodeTag::T_AlterRoleStmt => {
+                resolve(&RoleRef::Spec((*node.cast::<pg_sys::AlterRoleStmt>()).role))
+            }
+            _ => None,
+        }
     }
 }
 

@@ -33,10 +33,15 @@
 #include "utils/elog.h"
 
 /* Decisions, in Rust (src/hooks/). */
-extern bool managed_roles_utility_before(PlannedStmt *pstmt, const char *query,
+/*
+ * Returns what must happen after the statement ran (0: nothing), for _after;
+ * MANAGED_ROLES_DONE: the statement was carried out, do not run it.
+ */
+#define MANAGED_ROLES_DONE 4
+extern int	managed_roles_utility_before(PlannedStmt *pstmt, const char *query,
 										 ProcessUtilityContext context,
 										 int *mask_from, int *mask_to);
-extern void managed_roles_utility_after(PlannedStmt *pstmt);
+extern void managed_roles_utility_after(PlannedStmt *pstmt, int after);
 extern void managed_roles_statement_parsed(ParseState *pstate, Query *query);
 extern void managed_roles_check_password_length(const char *shadow_pass);
 extern void managed_roles_check_password(const char *username, const char *shadow_pass,
@@ -149,9 +154,16 @@ guard_mask_and_call(ProcessUtility_hook_type next, PlannedStmt *pstmt, const cha
 {
 	int			mask_from = -1;
 	int			mask_to = -1;
-	bool		after;
+	int			after;
 
 	after = managed_roles_utility_before(pstmt, query, context, &mask_from, &mask_to);
+	if (after & MANAGED_ROLES_DONE)
+	{
+		/* Done by managed_roles itself (SECURITY LABEL FOR managed_roles...). */
+		if (qc)
+			SetQueryCompletion(qc, CMDTAG_SECURITY_LABEL, 0);
+		return;
+	}
 	if (mask_from >= 0)
 		query = masked_copy(query, pstmt->stmt_location, mask_from, mask_to);
 	if (next)
@@ -159,8 +171,8 @@ guard_mask_and_call(ProcessUtility_hook_type next, PlannedStmt *pstmt, const cha
 	else
 		standard_ProcessUtility(pstmt, query, read_only_tree, context, params,
 								query_env, dest, qc);
-	if (after)
-		managed_roles_utility_after(pstmt);
+	if (after != 0)
+		managed_roles_utility_after(pstmt, after);
 }
 
 /* The registration made in _PG_init; a pass-through once moved to the front. */

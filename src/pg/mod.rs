@@ -9,6 +9,7 @@ pub mod login_activity;
 pub mod masking;
 pub mod postmaster_arena;
 pub mod roles;
+pub mod scram;
 pub mod spi;
 pub mod syscache;
 

@@ -8,6 +8,8 @@
 use crate::pg::spi::spi;
 use crate::pg::syscache::{List, Tuple};
 use crate::policy::names::{ProtectedNames, GROUP_MARKER_ROLE};
+use crate::policy::password_history as history;
+use crate::policy::spec::RoleLabel;
 use pgrx::prelude::*;
 use pgrx::spi::SpiTupleTable;
 use std::collections::BTreeMap;
@@ -56,38 +58,127 @@ pub fn is_superuser(role: pg_sys::Oid) -> bool {
     has_attribute(role, pg_sys::Anum_pg_authid_rolsuper)
 }
 
-/// The provider of the label that carries a role's own lockout threshold
-/// (set from its template); a shared catalog that is readable while the
-/// connection is being authenticated, and replicated.
-const LOGIN_LABEL_PROVIDER: &CStr = c"managed_roles.login";
+/// The provider of the label with the settings a role gets from its
+/// template (`policy::spec::RoleLabel`). pg_shseclabel is a shared catalog,
+/// replicated, and readable while a connection is being authenticated.
+pub const LOGIN_LABEL_PROVIDER: &CStr = c"managed_roles.login";
+/// The provider of the label with a role's password history
+/// (`policy::password_history`).
+pub const PASSWORD_LABEL_PROVIDER: &CStr = c"managed_roles.password";
 
-/// A role's own managed_roles.max_auth_failures, from its template.
-pub fn login_threshold(oid: pg_sys::Oid) -> Option<u32> {
+/// Every provider of the labels the extension keeps on roles.
+pub const OWN_LABEL_PROVIDERS: [&CStr; 3] = [
+    LABEL_PROVIDER,
+    LOGIN_LABEL_PROVIDER,
+    PASSWORD_LABEL_PROVIDER,
+];
+
+/// Whether `text` is a label the extension could have written for `provider`.
+pub fn valid_own_label(provider: &CStr, text: &str) -> bool {
+    if provider == LABEL_PROVIDER {
+        text.strip_prefix("creator=")
+            .is_some_and(|n| n.parse::<u32>().is_ok())
+    } else if provider == LOGIN_LABEL_PROVIDER {
+        RoleLabel::parse(text).format() == text
+    } else if provider == PASSWORD_LABEL_PROVIDER {
+        history::format(&history::parse(text)) == text
+    } else {
+        false
+    }
+}
+
+/// A label of `provider` on a role.
+pub fn label(oid: pg_sys::Oid, provider: &CStr) -> Option<String> {
     let address = role_address(oid);
     // SAFETY: reads pg_shseclabel; returns NULL or a palloc'd string.
-    let label = unsafe { pg_sys::GetSecurityLabel(&address, LOGIN_LABEL_PROVIDER.as_ptr()) };
+    let label = unsafe { pg_sys::GetSecurityLabel(&address, provider.as_ptr()) };
     if label.is_null() {
         return None;
     }
     // SAFETY: NUL-terminated string from GetSecurityLabel.
-    let text = unsafe { CStr::from_ptr(label) }.to_string_lossy();
-    text.strip_prefix("max_auth_failures=")
-        .and_then(|s| s.parse::<u32>().ok())
+    let text = unsafe { CStr::from_ptr(label) };
+    Some(text.to_string_lossy().into_owned())
 }
 
-/// Records (or, with None, removes) a role's own lockout threshold.
-pub fn set_login_threshold(oid: pg_sys::Oid, threshold: Option<u32>) {
+/// Sets (or, with None or an empty text, removes) a label of `provider` on
+/// a role, in the current transaction.
+pub fn set_label(oid: pg_sys::Oid, provider: &CStr, text: Option<&str>) {
     let address = role_address(oid);
-    let label = threshold.map(|n| CString::new(format!("max_auth_failures={n}")).expect("no NUL"));
+    let text = text
+        .filter(|t| !t.is_empty())
+        .map(|t| CString::new(t).expect("labels hold no NUL"));
     // SAFETY: writes pg_shseclabel for an existing role; a NULL label
     // removes the entry.
     unsafe {
         pg_sys::SetSecurityLabel(
             &address,
-            LOGIN_LABEL_PROVIDER.as_ptr(),
-            label.as_ref().map_or(std::ptr::null(), |l| l.as_ptr()),
+            provider.as_ptr(),
+            text.as_ref().map_or(std::ptr::null(), |l| l.as_ptr()),
         )
     };
+}
+
+/// The settings a role has from its template.
+pub fn role_label(oid: pg_sys::Oid) -> RoleLabel {
+    label(oid, LOGIN_LABEL_PROVIDER)
+        .map(|text| RoleLabel::parse(&text))
+        .unwrap_or_default()
+}
+
+pub fn set_role_label(oid: pg_sys::Oid, role_label: &RoleLabel) {
+    set_label(oid, LOGIN_LABEL_PROVIDER, Some(&role_label.format()));
+}
+
+/// A role's password history.
+pub fn password_history(oid: pg_sys::Oid) -> Vec<history::Entry> {
+    label(oid, PASSWORD_LABEL_PROVIDER)
+        .map(|text| history::parse(&text))
+        .unwrap_or_default()
+}
+
+pub fn set_password_history(oid: pg_sys::Oid, entries: &[history::Entry]) {
+    set_label(
+        oid,
+        PASSWORD_LABEL_PROVIDER,
+        Some(&history::format(entries)),
+    );
+}
+
+/// The secret PostgreSQL stores for a role's password (rolpassword).
+pub fn stored_password(oid: pg_sys::Oid) -> Option<String> {
+    let tuple = Tuple::search1(
+        pg_sys::SysCacheIdentifier::AUTHOID,
+        pg_sys::Datum::from(oid),
+    )?;
+    let datum = tuple.attribute(pg_sys::Anum_pg_authid_rolpassword)?;
+    // SAFETY: rolpassword is a text datum of the pinned tuple;
+    // text_to_cstring detoasts and copies it into a palloc'd C string.
+    let text = unsafe { CStr::from_ptr(pg_sys::text_to_cstring(datum.cast_mut_ptr())) };
+    Some(text.to_string_lossy().into_owned())
+}
+
+/// A role's VALID UNTIL (rolvaliduntil), as a PostgreSQL timestamp.
+pub fn valid_until(oid: pg_sys::Oid) -> Option<i64> {
+    let tuple = Tuple::search1(
+        pg_sys::SysCacheIdentifier::AUTHOID,
+        pg_sys::Datum::from(oid),
+    )?;
+    tuple
+        .attribute(pg_sys::Anum_pg_authid_rolvaliduntil)
+        .map(|datum| datum.value() as i64)
+}
+
+extern "C-unwind" {
+    /// src/pg/catalog_writes.c.
+    fn managed_roles_cap_valid_until(role: pg_sys::Oid, cap: pg_sys::TimestampTz) -> bool;
+}
+
+/// Makes VALID UNTIL of `role` at most `cap` (never later than it was);
+/// true if it changed.
+pub fn cap_valid_until(role: pg_sys::Oid, cap: i64) -> bool {
+    // SAFETY: one catalog row update in the current transaction; an ERROR
+    // it raises is caught at the boundary and re-raised as a Rust panic.
+    unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| managed_roles_cap_valid_until(role, cap)) }
 }
 
 pub fn marker_oid() -> Option<pg_sys::Oid> {

@@ -6,6 +6,7 @@ pub mod guard;
 pub mod lockout;
 pub mod names;
 pub mod password;
+pub mod password_history;
 pub mod protection;
 pub mod redact;
 pub mod spec;

@@ -29,6 +29,49 @@ pub struct LoginAttributes {
     pub max_auth_failures: Option<i32>,
 }
 
+/// What a user carries from its template where the hooks can read it
+/// without the home database (a label on the role): its own lockout
+/// threshold and its password's maximum age in days. Text form:
+/// `max_auth_failures=5 password_valid_days=90` (either may be absent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoleLabel {
+    pub max_auth_failures: Option<u32>,
+    pub password_valid_days: Option<u32>,
+}
+
+impl RoleLabel {
+    pub fn of(login: &LoginAttributes) -> RoleLabel {
+        RoleLabel {
+            max_auth_failures: login.max_auth_failures.map(|n| n.max(0) as u32),
+            password_valid_days: login.password_valid_days.map(|n| n.max(1) as u32),
+        }
+    }
+
+    pub fn parse(text: &str) -> RoleLabel {
+        let mut label = RoleLabel::default();
+        for item in text.split_whitespace() {
+            match item.split_once('=') {
+                Some(("max_auth_failures", n)) => label.max_auth_failures = n.parse().ok(),
+                Some(("password_valid_days", n)) => label.password_valid_days = n.parse().ok(),
+                _ => {}
+            }
+        }
+        label
+    }
+
+    /// The text form; empty when there is nothing to carry.
+    pub fn format(&self) -> String {
+        let mut items = Vec::new();
+        if let Some(n) = self.max_auth_failures {
+            items.push(format!("max_auth_failures={n}"));
+        }
+        if let Some(n) = self.password_valid_days {
+            items.push(format!("password_valid_days={n}"));
+        }
+        items.join(" ")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SchemaPrivilege {
     #[serde(rename = "USAGE", alias = "usage")]
@@ -242,6 +285,24 @@ pub fn desired_memberships(spec: &TemplateSpec) -> BTreeMap<String, bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_label_round_trip() {
+        let label = RoleLabel {
+            max_auth_failures: Some(0),
+            password_valid_days: Some(90),
+        };
+        assert_eq!(label.format(), "max_auth_failures=0 password_valid_days=90");
+        assert_eq!(RoleLabel::parse(&label.format()), label);
+        assert_eq!(
+            RoleLabel::parse("max_auth_failures=3"),
+            RoleLabel {
+                max_auth_failures: Some(3),
+                password_valid_days: None
+            }
+        );
+        assert_eq!(RoleLabel::parse("junk other=1").format(), "");
+    }
     use pgrx::PgSqlErrorCode;
     use serde_json::json;
 

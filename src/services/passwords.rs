@@ -210,6 +210,26 @@ pub fn report(password: &str, username: Option<&str>) -> serde_json::Value {
         report["message"] = serde_json::json!(verdict.message());
         report["hint"] = serde_json::json!(verdict.hint());
     }
+    // The history verdict, for an existing role: whether the password is
+    // one it may not use again (never which one, or when).
+    let lifecycle = crate::gucs::lifecycle_settings();
+    if let Some(role) = username.and_then(crate::pg::roles::role_oid) {
+        if lifecycle.reuse_history > 0 || lifecycle.reuse_interval_us > 0 {
+            let reused = crate::pg::scram::in_history(
+                role,
+                username.unwrap_or_default(),
+                password,
+                &lifecycle,
+            );
+            report["reused"] = serde_json::json!(reused);
+            if reused && verdict.ok {
+                let refusal = crate::policy::password_history::reuse_rejection(&lifecycle);
+                report["ok"] = serde_json::json!(false);
+                report["message"] = serde_json::json!(refusal.message);
+                report["hint"] = serde_json::json!(refusal.hint);
+            }
+        }
+    }
     report
 }
 

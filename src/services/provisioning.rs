@@ -115,7 +115,7 @@ pub fn create_managed_user(
         )));
         password::store_password(name, &plaintext, valid_until(&template).as_deref());
         let role_oid = roles::role_oid(name).expect("role just created");
-        apply_login_settings(role_oid, &template.spec, None);
+        apply_login_settings(role_oid, &template.spec);
         let groups = group_roles_for(&template.name, &templates);
         grant_groups(name, &groups);
 
@@ -228,7 +228,7 @@ pub fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
             quote_identifier(name),
             login_options(&template.spec)
         )));
-        apply_login_settings(target.oid, &template.spec, None);
+        apply_login_settings(target.oid, &template.spec);
         let groups = group_roles_for(&template.name, &load_templates());
         sync_user_groups(target.oid, name, &groups);
         spi(Spi::run_with_args(

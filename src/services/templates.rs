@@ -10,7 +10,7 @@ use crate::pg::roles;
 use crate::pg::spi::spi;
 use crate::policy::names::{group_role_name, validate_template_name, GROUP_MARKER_ROLE};
 use crate::policy::spec::{
-    desired_memberships, include_closure, membership_diff, parse_spec, MembershipChange,
+    desired_memberships, include_closure, membership_diff, parse_spec, MembershipChange, RoleLabel,
     TemplateSpec,
 };
 use crate::services::audit;
@@ -114,21 +114,13 @@ pub fn login_options(spec: &TemplateSpec) -> String {
     )
 }
 
-/// Gives a user its template's own lockout threshold (the login hook reads
-/// it from a label on the role); `previous` is the template's old spec, so a
-/// threshold the new spec drops is removed.
-pub fn apply_login_settings(
-    user: pg_sys::Oid,
-    spec: &TemplateSpec,
-    previous: Option<&TemplateSpec>,
-) {
-    match (
-        spec.login.max_auth_failures,
-        previous.and_then(|p| p.login.max_auth_failures),
-    ) {
-        (Some(failures), _) => roles::set_login_threshold(user, Some(failures.max(0) as u32)),
-        (None, Some(_)) => roles::set_login_threshold(user, None),
-        (None, None) => {}
+/// Gives a user what the hooks need from its template (its lockout
+/// threshold and its password's maximum age), as a label on the role that
+/// they can read in any database and while a connection authenticates.
+pub fn apply_login_settings(user: pg_sys::Oid, spec: &TemplateSpec) {
+    let wanted = RoleLabel::of(&spec.login);
+    if roles::role_label(user) != wanted {
+        roles::set_role_label(user, &wanted);
     }
 }
 
@@ -392,7 +384,7 @@ fn define(
                 quote_identifier(username),
                 login_options(&spec)
             )));
-            apply_login_settings(*oid, &spec, previous.as_ref().map(|t| &t.spec));
+            apply_login_settings(*oid, &spec);
         }
     }
 
