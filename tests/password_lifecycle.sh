@@ -62,13 +62,16 @@ sql -c "ALTER SYSTEM SET managed_roles.password_reuse_history = 0" \
 sleep 0.3
 sql -c "CREATE ROLE pl_bob LOGIN PASSWORD '$P1'" -c "ALTER ROLE pl_bob PASSWORD '$P2'" -c "ALTER ROLE pl_bob PASSWORD '$P3'"
 refused "ALTER ROLE pl_bob PASSWORD '$P1'" "password was used before"
+refused "ALTER ROLE pl_bob PASSWORD '$P2'" "password was used before" other
+sql -c "SELECT managed_roles.adopt_user('pl_bob', 'reader')" >/dev/null
+refused "SELECT managed_roles.reset_managed_password('pl_bob', '$P1')" "password was used before"
 before="$(label pl_bob)"
 sql -c "BEGIN" -c "ALTER ROLE pl_bob PASSWORD '$P4'" -c "ROLLBACK" >/dev/null
 [ "$(label pl_bob)" = "$before" ] || fail "a rolled-back ALTER ROLE changed the history"
 psql_at "$DIR" "$PORT" postgres -c "ALTER ROLE pl_bob PASSWORD '$P4' VALID UNTIL 'not a time'" >/dev/null 2>&1 && fail "bad VALID UNTIL accepted"
 [ "$(label pl_bob)" = "$before" ] || fail "a failed ALTER ROLE changed the history"
 sql -c "ALTER ROLE pl_bob PASSWORD '$P4'" || fail "a password from a rolled-back change was refused"
-pass "reuse within the interval refused; a rolled-back or failed change leaves no history"
+pass "reuse within the interval refused (home database, another database, reset_managed_password); a rolled-back or failed change leaves no history"
 sql -c "ALTER SYSTEM RESET managed_roles.password_reuse_interval" -c "SELECT pg_reload_conf()" >/dev/null
 
 # VALID UNTIL at most password_max_age (30 days) ahead, on every path, and
