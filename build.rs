@@ -6,6 +6,7 @@ use pgrx_pg_config::{PgConfig, Pgrx};
 fn main() {
     println!("cargo:rerun-if-changed=src/pg/hooks.c");
     println!("cargo:rerun-if-changed=src/pg/catalog_writes.c");
+    println!("cargo:rerun-if-changed=src/pg/history_secret.c");
     println!("cargo:rerun-if-env-changed=PGRX_PG_CONFIG_PATH");
     let major = (14..=18)
         .find(|v| std::env::var(format!("CARGO_FEATURE_PG{v}")).is_ok())
@@ -19,6 +20,7 @@ fn main() {
     cc::Build::new()
         .file("src/pg/hooks.c")
         .file("src/pg/catalog_writes.c")
+        .file("src/pg/history_secret.c")
         .include(include)
         .flag_if_supported("-Wno-unused-parameter")
         .flag_if_supported("-Wno-missing-field-initializers")

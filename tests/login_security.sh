@@ -78,6 +78,8 @@ sleep 0.3
 for i in 1 2 3; do login alice "Wrong-password-$i" >/dev/null; done
 sleep 1
 [ -n "$(login alice "$alice_pw")" ] || fail "lockout_duration = 0 did not hold the lockout"
+sql -c "BEGIN" -c "SELECT managed_roles.unlock_user('alice')" -c "ROLLBACK" >/dev/null
+[ -n "$(login alice "$alice_pw")" ] || fail "a rolled-back unlock_user() ended the lockout"
 [ "$(sql -c "SELECT managed_roles.unlock_user('alice')->>'lockout_ended'")" = true ] ||
     fail "unlock_user did not report the lockout it ended"
 [ -z "$(login alice "$alice_pw")" ] || fail "alice cannot log in after unlock_user()"

@@ -59,7 +59,10 @@ pub unsafe extern "C-unwind" fn managed_roles_check_password(
     let password = unsafe { CStr::from_ptr(shadow_pass) }.to_string_lossy();
     if take_approved(&password) {
         // Generated and judged by the provisioning functions: random, so
-        // never one used before.
+        // never one used before; its history entry is still made.
+        if let Some(username) = username.as_deref() {
+            crate::hooks::password_lifecycle::plaintext_password(username, &password, false);
+        }
         return;
     }
     let verdict = evaluate(
@@ -72,6 +75,6 @@ pub unsafe extern "C-unwind" fn managed_roles_check_password(
         rejection(&verdict).raise();
     }
     if let Some(username) = username.as_deref() {
-        crate::hooks::password_lifecycle::check_reuse(username, &password);
+        crate::hooks::password_lifecycle::plaintext_password(username, &password, true);
     }
 }

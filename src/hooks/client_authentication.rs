@@ -10,12 +10,14 @@ use crate::policy::lockout::{Attempt, Failure, RoleFacts, Success};
 use pgrx::prelude::*;
 use std::ffi::{c_char, CStr};
 
-/// What is known about `role`: whether it is a superuser, and its own
+/// What is known about `role`: whether it is privileged (a superuser, or a
+/// replication role, whose lockout would cut standbys off), and its own
 /// lockout threshold (from its template, a label in pg_shseclabel).
 fn role_facts(role: pg_sys::Oid) -> RoleFacts {
     RoleFacts {
         exists: true,
-        superuser: roles::is_superuser(role),
+        superuser: roles::is_superuser(role)
+            || roles::has_attribute(role, pg_sys::Anum_pg_authid_rolreplication),
         own_threshold: roles::role_label(role).max_auth_failures,
     }
 }
@@ -78,7 +80,11 @@ pub unsafe extern "C-unwind" fn managed_roles_authentication(
         password_method,
         user.to_bytes(),
     ) {
-        Some(Recorded::Success(Success::RefusedLockedOut)) => return true,
+        Some(Recorded::Success(Success::RefusedLockedOut)) => {
+            // Paused as a failure is, so the time taken tells nothing.
+            login_activity::pause_after_failure(gucs::auth_failure_delay_ms());
+            return true;
+        }
         Some(Recorded::Success(Success::AllowedLockoutOver)) => {
             log!("managed_roles: the lockout of role \"{name}\" is over");
         }

@@ -23,18 +23,32 @@ fn now() -> i64 {
     unsafe { pg_sys::GetCurrentTimestamp() }
 }
 
-/// Refuses a plaintext password that the history of role `username` holds
-/// (by count or by time). Raises 22023 without saying which one matched.
-pub fn check_reuse(username: &str, password: &str) {
+thread_local! {
+    /// The history entry made from the plaintext in the password hook, for
+    /// `after` to record once the statement has succeeded: (role name, entry).
+    static PENDING: std::cell::RefCell<Option<(String, String)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// In the password hook, for every plaintext password: refuses one that
+/// the history of role `username` holds (22023, without saying which), and
+/// makes the new entry for `after`. `check` is false for a password the
+/// provisioning functions generated (random: never one used before).
+pub fn plaintext_password(username: &str, password: &str, check: bool) {
     let settings = gucs::lifecycle_settings();
     if settings.reuse_history == 0 && settings.reuse_interval_us == 0 {
         return;
     }
-    let Some(role) = roles::role_oid(username) else {
-        return;
-    };
-    if scram::in_history(role, username, password, &settings) {
-        history::reuse_rejection(&settings).raise();
+    if check {
+        if let Some(role) = roles::role_oid(username) {
+            if scram::in_history(role, password, &settings) {
+                history::reuse_rejection(&settings).raise();
+            }
+        }
+    }
+    if let Some(key) = scram::history_key(true) {
+        if let Some(entry) = scram::entry(&key, password) {
+            PENDING.with(|p| *p.borrow_mut() = Some((username.to_string(), entry)));
+        }
     }
 }
 
@@ -49,6 +63,7 @@ pub unsafe fn before(node: *mut pg_sys::Node) -> bool {
     if unsafe { masking::password_option(node) }.is_none() {
         return false;
     }
+    PENDING.with(|p| p.borrow_mut().take());
     // SAFETY: as above; the tag says which statement it is.
     if unsafe { (*node).type_ } != pg_sys::NodeTag::T_AlterRoleStmt {
         return true;
@@ -69,7 +84,8 @@ pub unsafe fn before(node: *mut pg_sys::Node) -> bool {
     if target != unsafe { pg_sys::GetUserId() } {
         return true;
     }
-    if let Some(allowed_at) = history::too_soon(&roles::password_history(target), &settings, now())
+    if let Some(allowed_at) =
+        history::too_soon(&roles::password_history(target).entries, &settings, now())
     {
         let shown = TimestampWithTimeZone::try_from(allowed_at)
             .map(|t| t.to_iso_string())
@@ -79,30 +95,48 @@ pub unsafe fn before(node: *mut pg_sys::Node) -> bool {
     true
 }
 
-/// Whether the role itself is changing its password (not a provisioning
-/// function, a manager or a superuser acting on it).
+/// Whether the role itself is changing its password, directly or through
+/// a provisioning function (a manager resetting its own password), not
+/// someone else acting on it.
 fn changed_by_self(role: pg_sys::Oid) -> bool {
-    // SAFETY: reads the current user id, a backend-local global.
-    !identity::in_extension_write() && role == unsafe { pg_sys::GetUserId() }
+    role == identity::acting_user()
 }
 
 /// After the password of `role` changed, in the same transaction: record
-/// it in the history and cap VALID UNTIL.
+/// it in the history and bring VALID UNTIL within the maximum age.
 pub fn after(role: pg_sys::Oid) {
     let settings = gucs::lifecycle_settings();
     let now = now();
+    let cap = history::valid_until_cap(&settings, roles::role_label(role).password_valid_days, now);
+    if !history::enabled(&settings) && cap.is_none() {
+        return;
+    }
+    let mut kept = roles::password_history(role);
     if history::enabled(&settings) {
-        let entries = roles::password_history(role);
-        // The secret PostgreSQL just stored: SCRAM-SHA-256 with its own
-        // salt (an MD5 one is not kept).
-        let verifier = roles::stored_password(role).filter(|s| s.starts_with("SCRAM-SHA-256$"));
-        roles::set_password_history(
-            role,
-            &history::after_change(&entries, verifier, changed_by_self(role), &settings, now),
+        // The entry the password hook made from this statement's plaintext
+        // (none for a pre-hashed password, which cannot be checked).
+        let name = roles::role_name(role);
+        let verifier = PENDING
+            .with(|p| p.borrow_mut().take())
+            .filter(|(for_role, _)| *for_role == name)
+            .map(|(_, entry)| entry);
+        kept.entries = history::after_change(
+            &kept.entries,
+            verifier,
+            changed_by_self(role),
+            &settings,
+            now,
         );
     }
-    let days = roles::role_label(role).password_valid_days;
-    if let Some(cap) = history::valid_until_cap(&settings, days, now) {
-        roles::cap_valid_until(role, cap);
+    let current = roles::valid_until(role);
+    match history::new_valid_until(current, kept.valid_until_set, cap) {
+        Some(until) => {
+            roles::set_valid_until(role, until);
+            kept.valid_until_set = Some(until);
+        }
+        // Already at the cap: it is managed_roles' limit from now on.
+        None if cap.is_some() && current == cap => kept.valid_until_set = cap,
+        None => {}
     }
+    roles::set_password_history(role, &kept);
 }

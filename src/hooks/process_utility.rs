@@ -453,12 +453,31 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_before(
     if unsafe { password_lifecycle::before(node) } {
         after |= AFTER_PASSWORD_CHANGED;
     }
+    if tag == pg_sys::NodeTag::T_DropRoleStmt && crate::pg::login_activity::attached() {
+        // SAFETY: `node` is a valid DropRoleStmt (its tag says so); its roles
+        // list holds RoleSpecs, resolved with missing_ok.
+        let dropped: Vec<pg_sys::Oid> = unsafe {
+            PgList::<pg_sys::RoleSpec>::from_pg((*node.cast::<pg_sys::DropRoleStmt>()).roles)
+                .iter_ptr()
+                .map(|spec| pg_sys::get_rolespec_oid(spec, true))
+                .filter(|&oid| oid != pg_sys::Oid::INVALID)
+                .collect()
+        };
+        DROPPED.with(|d| *d.borrow_mut() = dropped);
+        after |= AFTER_ROLES_DROPPED;
+    }
     after
+}
+
+thread_local! {
+    /// The roles a DROP ROLE names, for `managed_roles_utility_after`.
+    static DROPPED: std::cell::RefCell<Vec<pg_sys::Oid>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// What `managed_roles_utility_after` does, decided before the statement ran.
 const AFTER_RECORD_CREATOR: i32 = 1;
 const AFTER_PASSWORD_CHANGED: i32 = 2;
+const AFTER_ROLES_DROPPED: i32 = 8;
 /// The statement was carried out here; hooks.c does not run it
 /// (MANAGED_ROLES_DONE there).
 const DONE: i32 = 4;
@@ -484,13 +503,17 @@ unsafe fn own_security_label(stmt: *mut pg_sys::SecLabelStmt) -> bool {
     if !roles::OWN_LABEL_PROVIDERS.contains(&provider) {
         return false;
     }
-    // SAFETY: as above.
+    // SAFETY: as above. Labels of these providers on other objects are
+    // left to PostgreSQL, which refuses them as it always did.
     if unsafe { (*stmt).objtype } != pg_sys::ObjectType::OBJECT_ROLE {
-        insufficient_privilege(format!(
-            "security labels of provider \"{}\" are only for roles",
-            provider.to_string_lossy()
-        ))
-        .raise();
+        return false;
+    }
+    // SAFETY: PostgreSQL's own checks of SECURITY LABEL, which this
+    // statement no longer reaches: no writes in a read-only transaction or
+    // during recovery.
+    unsafe {
+        pg_sys::PreventCommandIfReadOnly(c"SECURITY LABEL".as_ptr());
+        pg_sys::PreventCommandDuringRecovery(c"SECURITY LABEL".as_ptr());
     }
     // SAFETY: superuser() checks the current user, a backend-local state.
     if !unsafe { pg_sys::superuser() } {
@@ -527,6 +550,21 @@ unsafe fn own_security_label(stmt: *mut pg_sys::SecLabelStmt) -> bool {
             .raise();
         }
     }
+    // A creator label names a role by OID, which only pg_upgrade keeps: in
+    // a restore it could name another role, so it is left out there.
+    // SAFETY: reads a backend-local flag.
+    if provider == roles::LABEL_PROVIDER && !unsafe { pg_sys::IsBinaryUpgrade } {
+        pgrx::notice!(
+            "managed_roles: the creator label of role \"{}\" is not restored: role OIDs differ outside pg_upgrade",
+            name.to_string_lossy()
+        );
+        return true;
+    }
+    pgrx::log!(
+        "managed_roles: security label of provider \"{}\" set on role \"{}\"",
+        provider.to_string_lossy(),
+        name.to_string_lossy()
+    );
     roles::set_label(role, provider, label.as_deref());
     true
 }
@@ -551,7 +589,8 @@ unsafe fn refuse_oversized_password(node: *mut pg_sys::Node) {
     }
 }
 
-/// After the statement ran: for a non-superuser's CREATE ROLE, remember
+/// After the statement ran: for DROP ROLE, forget the roles' login
+/// activity at commit; for a non-superuser's CREATE ROLE, remember
 /// who created the role, where every database can see it (for the
 /// CREATEROLE rule of PostgreSQL 16 on 14 and 15 too); after a password
 /// change, the password lifecycle (history, maximum age).
@@ -565,6 +604,17 @@ pub unsafe extern "C-unwind" fn managed_roles_utility_after(
     pstmt: *mut pg_sys::PlannedStmt,
     after: i32,
 ) {
+    if after & AFTER_ROLES_DROPPED != 0 {
+        // Their login activity goes when the drop commits (an OID used
+        // again later must not inherit a lockout or counts).
+        let dropped = DROPPED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
+            for role in &dropped {
+                crate::pg::login_activity::forget(role.to_u32());
+            }
+        });
+        return;
+    }
     // SAFETY: inside the transaction that ran the statement; makes the new
     // role visible to the lookup below.
     unsafe { pg_sys::CommandCounterIncrement() };

@@ -11,17 +11,23 @@
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_authid.h"
+#include "commands/user.h"
+#include "libpq/scram.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 /*
- * Sets rolvaliduntil of `role` to `cap` if it is unset or later: only ever
- * shortens how long the password stays valid. Returns whether it changed.
+ * Sets rolvaliduntil of `role` to `until`, as the password lifecycle
+ * decided after a password change (src/policy/password_history.rs: a
+ * limit someone else set is never lengthened). Returns whether it changed.
  * Inside the transaction that changed the password.
  */
 bool
-managed_roles_cap_valid_until(Oid role, TimestampTz cap)
+managed_roles_set_valid_until(Oid role, TimestampTz until)
 {
 	Relation	relation;
 	HeapTuple	tuple;
@@ -40,13 +46,13 @@ managed_roles_cap_valid_until(Oid role, TimestampTz cap)
 		return false;
 	}
 	current = heap_getattr(tuple, Anum_pg_authid_rolvaliduntil, RelationGetDescr(relation), &isnull);
-	if (!isnull && DatumGetTimestampTz(current) <= cap)
+	if (!isnull && DatumGetTimestampTz(current) == until)
 	{
 		heap_freetuple(tuple);
 		table_close(relation, RowExclusiveLock);
 		return false;
 	}
-	values[Anum_pg_authid_rolvaliduntil - 1] = TimestampTzGetDatum(cap);
+	values[Anum_pg_authid_rolvaliduntil - 1] = TimestampTzGetDatum(until);
 	replace[Anum_pg_authid_rolvaliduntil - 1] = true;
 	changed = heap_modify_tuple(tuple, RelationGetDescr(relation), values, nulls, replace);
 	CatalogTupleUpdate(relation, &changed->t_self, changed);
@@ -55,4 +61,72 @@ managed_roles_cap_valid_until(Oid role, TimestampTz cap)
 	table_close(relation, RowExclusiveLock);
 	CommandCounterIncrement();
 	return true;
+}
+
+/*
+ * The key of the password history (see history_secret.c): the password of
+ * the marker role managed_roles_group, a NOLOGIN role, in pg_authid
+ * (superusers only). Made on first use, under a lock on the marker role so
+ * that concurrent first uses agree, in the current transaction. NULL when
+ * the marker role does not exist (the extension is not installed), or when
+ * there is none yet and `create` is false.
+ */
+char *
+managed_roles_history_key(bool create)
+{
+	Oid			marker = get_role_oid("managed_roles_group", true);
+	HeapTuple	tuple;
+	Datum		secret;
+	bool		isnull;
+	char	   *key = NULL;
+
+	if (!OidIsValid(marker))
+		return NULL;
+	for (int attempt = 0; attempt < 2 && key == NULL; attempt++)
+	{
+		tuple = SearchSysCache1(AUTHOID, ObjectIdGetDatum(marker));
+		if (!HeapTupleIsValid(tuple))
+			return NULL;
+		secret = SysCacheGetAttr(AUTHOID, tuple, Anum_pg_authid_rolpassword, &isnull);
+		if (!isnull)
+			key = TextDatumGetCString(secret);
+		ReleaseSysCache(tuple);
+		if (key == NULL && attempt == 0)
+		{
+			if (!create)
+				return NULL;
+			/* Whoever gets the lock first makes it; the others then read it. */
+			LockSharedObject(AuthIdRelationId, marker, 0, AccessExclusiveLock);
+		}
+	}
+	if (key == NULL)
+	{
+		uint8		random[32];
+		char		hex[65];
+		Relation	relation;
+		HeapTuple	changed;
+		Datum		values[Natts_pg_authid] = {0};
+		bool		nulls[Natts_pg_authid] = {0};
+		bool		replace[Natts_pg_authid] = {0};
+
+		if (!pg_strong_random(random, sizeof(random)))
+			elog(ERROR, "managed_roles: could not generate a random key");
+		for (int i = 0; i < (int) sizeof(random); i++)
+			snprintf(hex + i * 2, 3, "%02x", random[i]);
+		/* A SCRAM secret in form, so pg_dumpall and restores keep it as is. */
+		key = pg_be_scram_build_secret(hex);
+		relation = table_open(AuthIdRelationId, RowExclusiveLock);
+		tuple = SearchSysCacheCopy1(AUTHOID, ObjectIdGetDatum(marker));
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "managed_roles: the marker role disappeared");
+		values[Anum_pg_authid_rolpassword - 1] = CStringGetTextDatum(key);
+		replace[Anum_pg_authid_rolpassword - 1] = true;
+		changed = heap_modify_tuple(tuple, RelationGetDescr(relation), values, nulls, replace);
+		CatalogTupleUpdate(relation, &changed->t_self, changed);
+		heap_freetuple(changed);
+		heap_freetuple(tuple);
+		table_close(relation, RowExclusiveLock);
+		CommandCounterIncrement();
+	}
+	return key;
 }

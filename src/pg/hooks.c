@@ -20,6 +20,7 @@
 #include "libpq/auth.h"
 #include "libpq/hba.h"
 #include "libpq/libpq-be.h"
+#include "common/ip.h"
 #include "executor/executor.h"
 #include "common/keywords.h"
 #include "parser/analyze.h"
@@ -338,22 +339,51 @@ is_password_method(Port *port)
 	}
 }
 
-/* The words PostgreSQL's auth_failed() uses for each password method. */
-static const char *
-method_word(Port *port)
+/*
+ * Refuses a locked-out role exactly as PostgreSQL's auth_failed() refuses a
+ * wrong password for the same method: same message (the same translatable
+ * text), same SQLSTATE; the reason goes to the server log only.
+ */
+static void
+refuse_as_wrong_password(Port *port)
 {
+	int			code = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+	const char *detail = "managed_roles: the role is locked out after repeated failed authentications; managed_roles.unlock_user() ends the lockout.";
+
 	switch (port->hba->auth_method)
 	{
+		case uaPassword:
+		case uaMD5:
+		case uaSCRAM:
+			ereport(FATAL,
+					(errcode(ERRCODE_INVALID_PASSWORD),
+					 errmsg("password authentication failed for user \"%s\"", port->user_name),
+					 errdetail_log("%s", detail)));
+			break;
 		case uaLDAP:
-			return "LDAP";
+			ereport(FATAL,
+					(errcode(code),
+					 errmsg("LDAP authentication failed for user \"%s\"", port->user_name),
+					 errdetail_log("%s", detail)));
+			break;
 		case uaRADIUS:
-			return "RADIUS";
+			ereport(FATAL,
+					(errcode(code),
+					 errmsg("RADIUS authentication failed for user \"%s\"", port->user_name),
+					 errdetail_log("%s", detail)));
+			break;
 		case uaPAM:
-			return "PAM";
-		case uaBSD:
-			return "BSD";
+			ereport(FATAL,
+					(errcode(code),
+					 errmsg("PAM authentication failed for user \"%s\"", port->user_name),
+					 errdetail_log("%s", detail)));
+			break;
 		default:
-			return "password";
+			ereport(FATAL,
+					(errcode(code),
+					 errmsg("BSD authentication failed for user \"%s\"", port->user_name),
+					 errdetail_log("%s", detail)));
+			break;
 	}
 }
 
@@ -368,6 +398,7 @@ client_authentication(Port *port, int status)
 {
 	bool		password_method;
 	bool		encrypted;
+	char		address[NI_MAXHOST];
 
 	if (prev_client_authentication)
 		prev_client_authentication(port, status);
@@ -375,17 +406,23 @@ client_authentication(Port *port, int status)
 	if (status == STATUS_EOF)
 		return;
 	password_method = is_password_method(port);
+	/*
+	 * The numeric client address, never a reverse-DNS name (log_hostname),
+	 * which whoever controls the client's DNS could choose.
+	 */
+	address[0] = '\0';
+	if (port->raddr.addr.ss_family == AF_UNIX)
+		strlcpy(address, "[local]", sizeof(address));
+	else
+		pg_getnameinfo_all(&port->raddr.addr, port->raddr.salen, address, sizeof(address),
+						   NULL, 0, NI_NUMERICHOST);
 	encrypted = port->ssl_in_use;
 #ifdef ENABLE_GSS
 	encrypted = encrypted || be_gssapi_get_enc(port);
 #endif
-	if (managed_roles_authentication(port->user_name, port->database_name, port->remote_host,
+	if (managed_roles_authentication(port->user_name, port->database_name, address,
 									 password_method, encrypted, status == STATUS_OK))
-		ereport(FATAL,
-				(errcode(ERRCODE_INVALID_PASSWORD),
-				 errmsg("%s authentication failed for user \"%s\"", method_word(port),
-						port->user_name),
-				 errdetail_log("managed_roles: the role is locked out after repeated failed authentications; managed_roles.unlock_user() ends the lockout.")));
+		refuse_as_wrong_password(port);
 }
 
 /* Called once from _PG_init while shared_preload_libraries are loaded. */

@@ -46,6 +46,18 @@ pub fn require_superuser(action: &str) -> Caller {
 
 thread_local! {
     static EXTENSION_WRITE_DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The user each as_extension_owner switched away from, innermost last.
+    static CALLERS: std::cell::RefCell<Vec<pg_sys::Oid>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The user on whose behalf the current statement runs: the caller of the
+/// extension's function while it acts as the extension owner, otherwise
+/// the current user.
+pub fn acting_user() -> pg_sys::Oid {
+    CALLERS
+        .with(|c| c.borrow().first().copied())
+        // SAFETY: reads the current user id, a backend-local global.
+        .unwrap_or_else(|| unsafe { pg_sys::GetUserId() })
 }
 
 /// True while one of the extension's functions runs its steps as the
@@ -78,9 +90,11 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
             // SAFETY: restores the identity saved above.
             unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
             EXTENSION_WRITE_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+            CALLERS.with(|c| c.borrow_mut().pop());
         }
     }
     EXTENSION_WRITE_DEPTH.with(|d| d.set(d.get() + 1));
+    CALLERS.with(|c| c.borrow_mut().push(saved_user));
     let _restore = Restore(saved_user, saved_context);
     f()
 }

@@ -11,7 +11,9 @@
 //! pg_basebackup leaves out, so a standby starts empty and tracks its own
 //! logins.
 
-use crate::policy::lockout::{self, Activity, Attempt, RoleFacts, Settings, ADDRESS_BYTES};
+use crate::policy::lockout::{
+    self, Activity, Attempt, RoleFacts, Settings, ADDRESS_BYTES, RECORD_BYTES,
+};
 use pgrx::pg_sys;
 use std::cell::Cell;
 use std::ffi::CStr;
@@ -23,7 +25,7 @@ const STATE_NAME: &CStr = c"managed_roles login state";
 const TRANCHE: &CStr = c"managed_roles login activity";
 const FILE: &str = "pg_stat_tmp/managed_roles_login_activity.stat";
 const FILE_MAGIC: u32 = 0x4d52_4c41; // "MRLA"
-const FILE_FORMAT: u32 = 1;
+const FILE_FORMAT: u32 = 2;
 /// Lockout events waiting for the maintenance worker to write them to the
 /// audit log; older ones are dropped (and counted) when it falls behind.
 const EVENT_SLOTS: usize = 64;
@@ -53,14 +55,25 @@ struct State {
     /// A backend is writing the file now.
     saving: bool,
     saved_at: i64,
-    /// Failed authentications pausing right now (auth_failure_delay).
-    pausing: AtomicU32,
+    /// A lockout audit worker has been started and has not yet taken the
+    /// events (so a burst of lockouts starts one, not one each).
+    audit_worker_pending: bool,
+    /// New roles not tracked because every entry was a running lockout.
+    untracked: u64,
     events_written: u64,
     events_read: u64,
     events: [LockoutEvent; EVENT_SLOTS],
 }
 
+/// Failed authentications pausing right now (auth_failure_delay), apart
+/// from `State` because backends change it without the lock.
+#[repr(C)]
+struct Pausing {
+    count: AtomicU32,
+}
+
 thread_local! {
+    static PAUSING: Cell<*mut Pausing> = const { Cell::new(std::ptr::null_mut()) };
     // Set once per process by shmem_startup (in the postmaster, inherited by
     // every backend through fork); null when the library is not preloaded.
     static STATE: Cell<*mut State> = const { Cell::new(std::ptr::null_mut()) };
@@ -73,8 +86,10 @@ fn shmem_size() -> usize {
     // SAFETY: a pure size computation.
     let table =
         unsafe { pg_sys::hash_estimate_size(capacity as _, std::mem::size_of::<Activity>()) };
-    table + std::mem::size_of::<State>()
+    table + std::mem::size_of::<State>() + std::mem::size_of::<Pausing>()
 }
+
+const PAUSING_NAME: &CStr = c"managed_roles login pausing";
 
 /// Called by hooks.c from shmem_request_hook (15+) or _PG_init (14).
 #[pgrx::pg_guard]
@@ -111,6 +126,17 @@ pub extern "C-unwind" fn managed_roles_login_shmem_startup() {
             std::ptr::write_bytes(state, 0, 1);
             (*state).lock = &mut (*pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr())).lock;
         }
+        let mut pausing_found = false;
+        let pausing = pg_sys::ShmemInitStruct(
+            PAUSING_NAME.as_ptr(),
+            std::mem::size_of::<Pausing>(),
+            &mut pausing_found,
+        )
+        .cast::<Pausing>();
+        if !pausing_found {
+            std::ptr::write_bytes(pausing, 0, 1);
+        }
+        PAUSING.with(|p| p.set(pausing));
         let mut info: pg_sys::HASHCTL = std::mem::zeroed();
         info.keysize = std::mem::size_of::<u32>();
         info.entrysize = std::mem::size_of::<Activity>();
@@ -172,6 +198,26 @@ fn locked<R>(
     }
 }
 
+/// References to every entry, in place (the caller holds the lock, which
+/// must outlive them).
+fn entry_refs<'a>(table: *mut pg_sys::HTAB) -> Vec<&'a Activity> {
+    let mut out = Vec::new();
+    // SAFETY: a full sequential scan of the table under its lock; each
+    // element is an Activity that stays put while the lock is held.
+    unsafe {
+        let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
+        pg_sys::hash_seq_init(&mut scan, table);
+        loop {
+            let entry = pg_sys::hash_seq_search(&mut scan).cast::<Activity>();
+            if entry.is_null() {
+                break;
+            }
+            out.push(&*entry);
+        }
+    }
+    out
+}
+
 /// Every entry, copied (the caller holds the lock).
 fn entries(table: *mut pg_sys::HTAB) -> Vec<Activity> {
     let mut out = Vec::new();
@@ -216,10 +262,21 @@ fn entry(
     // SAFETY: reads the entry count under the lock.
     let count = unsafe { pg_sys::hash_get_num_entries(table) } as usize;
     if count >= crate::gucs::login_activity_max() {
-        let all = entries(table);
-        if let Some(victim) = lockout::eviction_victim(all.iter(), settings, now) {
-            find(table, victim, pg_sys::HASHACTION::HASH_REMOVE);
-            state.evictions += 1;
+        let victim = {
+            let all = entry_refs(table);
+            lockout::eviction_victim(all.into_iter(), settings, now)
+        };
+        match victim {
+            Some(victim) => {
+                find(table, victim, pg_sys::HASHACTION::HASH_REMOVE);
+                state.evictions += 1;
+            }
+            None => {
+                // Every entry is a running lockout: lifting one is worse
+                // than not tracking a newcomer.
+                state.untracked += 1;
+                return None;
+            }
         }
     }
     let created = find(table, role, pg_sys::HASHACTION::HASH_ENTER_NULL);
@@ -254,10 +311,7 @@ pub fn record(
         // SAFETY: a live element of the table, under the exclusive lock.
         let activity = unsafe { &mut *slot };
         state.changed = true;
-        if !state.saving && attempt.now - state.saved_at >= SAVE_PERIOD_US {
-            state.saving = true;
-            save_due = true;
-        }
+        let before = activity.locked_at;
         let recorded = match (succeeded, password_method) {
             (true, true) => Recorded::Success(activity.on_success(attempt, facts, &settings)),
             (true, false) => {
@@ -272,6 +326,13 @@ pub fn record(
                 Recorded::Failure(failure, activity.consecutive_failures)
             }
         };
+        // A lockout placed or ended is written at once (a crash must not
+        // lift it); anything else at most every SAVE_PERIOD_US.
+        let lockout_changed = activity.locked_at != before;
+        if !state.saving && (lockout_changed || attempt.now - state.saved_at >= SAVE_PERIOD_US) {
+            state.saving = true;
+            save_due = true;
+        }
         Some(recorded)
     })
     .flatten();
@@ -325,6 +386,12 @@ pub fn request_audit_writer() {
     if unsafe { pg_sys::RecoveryInProgress() } {
         return;
     }
+    let already = locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
+        std::mem::replace(&mut state.audit_worker_pending, true)
+    });
+    if already != Some(false) {
+        return;
+    }
     let started = pgrx::bgworkers::BackgroundWorkerBuilder::new("managed_roles lockout audit")
         .set_type("managed_roles lockout audit")
         .set_library("managed_roles")
@@ -333,20 +400,44 @@ pub fn request_audit_writer() {
         .set_restart_time(None)
         .load_dynamic();
     if started.is_err() {
+        locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
+            state.audit_worker_pending = false
+        });
         pgrx::log!("managed_roles: no background worker slot to write lockouts to the audit log; they wait for the next one");
     }
 }
 
-/// Lockout events not yet taken, oldest first.
-pub fn take_events() -> Vec<LockoutEvent> {
+/// Lockout events not yet written, oldest first, and the position to
+/// pass to `events_written_upto` once they are committed to the audit log.
+pub fn pending_events() -> (Vec<LockoutEvent>, u64) {
     locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
+        state.audit_worker_pending = false;
         let events = (state.events_read..state.events_written)
             .map(|i| state.events[(i % EVENT_SLOTS as u64) as usize])
             .collect();
-        state.events_read = state.events_written;
-        events
+        (events, state.events_written)
     })
     .unwrap_or_default()
+}
+
+/// The events before `upto` are in the audit log (called at commit).
+pub fn events_written_upto(upto: u64) {
+    locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
+        state.events_read = state.events_read.max(upto.min(state.events_written));
+    });
+}
+
+/// Whether `role` is locked out now.
+pub fn is_locked_out(role: u32) -> bool {
+    let settings = crate::gucs::lockout_settings();
+    // SAFETY: reads the clock.
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    locked(pg_sys::LWLockMode::LW_SHARED, |_, table| {
+        let slot = find(table, role, pg_sys::HASHACTION::HASH_FIND);
+        // SAFETY: a live element of the table, under the lock.
+        !slot.is_null() && unsafe { (*slot).is_locked(&settings, now) }
+    })
+    .unwrap_or(false)
 }
 
 /// Ends the lockout of `role`; true if it was locked out.
@@ -365,6 +456,14 @@ pub fn unlock(role: u32) -> bool {
         activity.unlock();
         state.changed = true;
         was
+    })
+    .unwrap_or(false)
+}
+
+/// Whether `role` has an entry.
+pub fn has_entry(role: u32) -> bool {
+    locked(pg_sys::LWLockMode::LW_SHARED, |_, table| {
+        !find(table, role, pg_sys::HASHACTION::HASH_FIND).is_null()
     })
     .unwrap_or(false)
 }
@@ -404,14 +503,14 @@ pub fn snapshot() -> Option<(Vec<Activity>, u64)> {
 /// quarter of max_connections are pausing already: then the failure is
 /// reported at once, so pauses cannot hold every connection slot.
 pub fn pause_after_failure(delay_ms: i32) {
-    let state = STATE.with(Cell::get);
-    if delay_ms <= 0 || state.is_null() {
+    let pausing = PAUSING.with(Cell::get);
+    if delay_ms <= 0 || pausing.is_null() {
         return;
     }
     // SAFETY: MaxConnections is set before any backend starts.
     let limit = (unsafe { pg_sys::MaxConnections } / 4).max(1) as u32;
-    // SAFETY: `pausing` is an atomic in the shared State.
-    let pausing = unsafe { &(*state).pausing };
+    // SAFETY: an atomic in shared memory, set up at startup.
+    let pausing = unsafe { &(*pausing).count };
     if pausing.fetch_add(1, Ordering::AcqRel) < limit {
         // SAFETY: a plain sleep; the backend exits right after (FATAL).
         unsafe { pg_sys::pg_usleep(i64::from(delay_ms) * 1000) };
@@ -423,7 +522,7 @@ fn header(count: usize, evictions: u64) -> Vec<u8> {
     let mut h = Vec::with_capacity(24);
     h.extend_from_slice(&FILE_MAGIC.to_ne_bytes());
     h.extend_from_slice(&FILE_FORMAT.to_ne_bytes());
-    h.extend_from_slice(&(std::mem::size_of::<Activity>() as u32).to_ne_bytes());
+    h.extend_from_slice(&(RECORD_BYTES as u32).to_ne_bytes());
     h.extend_from_slice(&(count as u32).to_ne_bytes());
     h.extend_from_slice(&evictions.to_ne_bytes());
     h
@@ -443,14 +542,7 @@ pub fn save() {
     };
     let mut bytes = header(all.len(), evictions);
     for entry in &all {
-        // SAFETY: Activity is repr(C) plain data; its bytes are its state.
-        let raw = unsafe {
-            std::slice::from_raw_parts(
-                (entry as *const Activity).cast::<u8>(),
-                std::mem::size_of::<Activity>(),
-            )
-        };
-        bytes.extend_from_slice(raw);
+        bytes.extend_from_slice(&entry.record_bytes());
     }
     // SAFETY: reads the process id.
     let tmp = format!("{FILE}.{}.tmp", unsafe { pg_sys::MyProcPid });
@@ -473,7 +565,7 @@ fn load() {
             return;
         }
     }
-    let size = std::mem::size_of::<Activity>();
+    let size = RECORD_BYTES;
     let word = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
     if bytes.len() < 24
         || word(0) != FILE_MAGIC
@@ -493,10 +585,10 @@ fn load() {
     locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, table| {
         state.evictions = evictions;
         for chunk in bytes[24..].chunks_exact(size).take(capacity) {
-            // SAFETY: `chunk` holds the bytes of an Activity written by
-            // save() of this very layout (checked in the header);
-            // read_unaligned because a Vec<u8> has no alignment guarantee.
-            let activity = unsafe { chunk.as_ptr().cast::<Activity>().read_unaligned() };
+            let Some(activity) = Activity::from_bytes(chunk) else {
+                pgrx::log!("managed_roles: skipping a malformed record in \"{FILE}\"");
+                continue;
+            };
             let slot = find(table, activity.role, pg_sys::HASHACTION::HASH_ENTER_NULL);
             if !slot.is_null() {
                 // SAFETY: a new element sized for an Activity.

@@ -15,7 +15,7 @@ use pgrx::spi::SpiTupleTable;
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 
-const LABEL_PROVIDER: &CStr = c"managed_roles";
+pub const LABEL_PROVIDER: &CStr = c"managed_roles";
 
 // pgrx does not export pg_auth_members' attribute numbers (it does pg_authid's).
 #[cfg(any(feature = "pg14", feature = "pg15"))]
@@ -130,31 +130,18 @@ pub fn set_role_label(oid: pg_sys::Oid, role_label: &RoleLabel) {
 }
 
 /// A role's password history.
-pub fn password_history(oid: pg_sys::Oid) -> Vec<history::Entry> {
+pub fn password_history(oid: pg_sys::Oid) -> history::History {
     label(oid, PASSWORD_LABEL_PROVIDER)
         .map(|text| history::parse(&text))
         .unwrap_or_default()
 }
 
-pub fn set_password_history(oid: pg_sys::Oid, entries: &[history::Entry]) {
+pub fn set_password_history(oid: pg_sys::Oid, history: &history::History) {
     set_label(
         oid,
         PASSWORD_LABEL_PROVIDER,
-        Some(&history::format(entries)),
+        Some(&history::format(history)),
     );
-}
-
-/// The secret PostgreSQL stores for a role's password (rolpassword).
-pub fn stored_password(oid: pg_sys::Oid) -> Option<String> {
-    let tuple = Tuple::search1(
-        pg_sys::SysCacheIdentifier::AUTHOID,
-        pg_sys::Datum::from(oid),
-    )?;
-    let datum = tuple.attribute(pg_sys::Anum_pg_authid_rolpassword)?;
-    // SAFETY: rolpassword is a text datum of the pinned tuple;
-    // text_to_cstring detoasts and copies it into a palloc'd C string.
-    let text = unsafe { CStr::from_ptr(pg_sys::text_to_cstring(datum.cast_mut_ptr())) };
-    Some(text.to_string_lossy().into_owned())
 }
 
 /// A role's VALID UNTIL (rolvaliduntil), as a PostgreSQL timestamp.
@@ -170,15 +157,15 @@ pub fn valid_until(oid: pg_sys::Oid) -> Option<i64> {
 
 extern "C-unwind" {
     /// src/pg/catalog_writes.c.
-    fn managed_roles_cap_valid_until(role: pg_sys::Oid, cap: pg_sys::TimestampTz) -> bool;
+    fn managed_roles_set_valid_until(role: pg_sys::Oid, until: pg_sys::TimestampTz) -> bool;
 }
 
-/// Makes VALID UNTIL of `role` at most `cap` (never later than it was);
-/// true if it changed.
-pub fn cap_valid_until(role: pg_sys::Oid, cap: i64) -> bool {
+/// Sets VALID UNTIL of `role` (the lifecycle's decision; see
+/// policy::password_history::new_valid_until); true if it changed.
+pub fn set_valid_until(role: pg_sys::Oid, until: i64) -> bool {
     // SAFETY: one catalog row update in the current transaction; an ERROR
     // it raises is caught at the boundary and re-raised as a Rust panic.
-    unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| managed_roles_cap_valid_until(role, cap)) }
+    unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| managed_roles_set_valid_until(role, until)) }
 }
 
 pub fn marker_oid() -> Option<pg_sys::Oid> {

@@ -221,26 +221,90 @@ impl Activity {
     }
 }
 
+/// Bytes of one record in the login activity file.
+pub const RECORD_BYTES: usize = 4 + 4 + 8 * 6 + 2 + 2 * ADDRESS_BYTES + DATABASE_BYTES;
+
+impl Activity {
+    /// The record as the file stores it: every field written explicitly,
+    /// in native byte order (the file never leaves the server).
+    pub fn record_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(RECORD_BYTES);
+        out.extend_from_slice(&self.role.to_ne_bytes());
+        out.extend_from_slice(&self.consecutive_failures.to_ne_bytes());
+        for value in [self.successes, self.failures] {
+            out.extend_from_slice(&value.to_ne_bytes());
+        }
+        for value in [
+            self.last_success_at,
+            self.last_failure_at,
+            self.locked_at,
+            self.last_seen,
+        ] {
+            out.extend_from_slice(&value.to_ne_bytes());
+        }
+        out.push(u8::from(self.last_failure_encrypted));
+        out.push(u8::from(self.last_failure_retried));
+        out.extend_from_slice(&self.last_success_address);
+        out.extend_from_slice(&self.last_failure_address);
+        out.extend_from_slice(&self.last_success_database);
+        out
+    }
+
+    /// A record read back; None unless it is exactly one well-formed record.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Activity> {
+        if bytes.len() != RECORD_BYTES {
+            return None;
+        }
+        let mut at = 0;
+        let mut take = |n: usize| {
+            let part = &bytes[at..at + n];
+            at += n;
+            part
+        };
+        let u32_of = |b: &[u8]| u32::from_ne_bytes(b.try_into().expect("4 bytes"));
+        let u64_of = |b: &[u8]| u64::from_ne_bytes(b.try_into().expect("8 bytes"));
+        let i64_of = |b: &[u8]| i64::from_ne_bytes(b.try_into().expect("8 bytes"));
+        let flag = |b: u8| match b {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        };
+        let mut activity = Activity::new(u32_of(take(4)));
+        activity.consecutive_failures = u32_of(take(4));
+        activity.successes = u64_of(take(8));
+        activity.failures = u64_of(take(8));
+        activity.last_success_at = i64_of(take(8));
+        activity.last_failure_at = i64_of(take(8));
+        activity.locked_at = i64_of(take(8));
+        activity.last_seen = i64_of(take(8));
+        activity.last_failure_encrypted = flag(take(1)[0])?;
+        activity.last_failure_retried = flag(take(1)[0])?;
+        activity
+            .last_success_address
+            .copy_from_slice(take(ADDRESS_BYTES));
+        activity
+            .last_failure_address
+            .copy_from_slice(take(ADDRESS_BYTES));
+        activity
+            .last_success_database
+            .copy_from_slice(take(DATABASE_BYTES));
+        Some(activity)
+    }
+}
+
 /// The entry to evict from a full table: the least recently seen one that is
-/// not locked out (evicting a lockout would lift it), or, if every entry is
-/// locked out, the least recently seen of all.
+/// not locked out. Never a lockout: evicting one would lift it, so when
+/// every entry is locked out nothing is evicted (and the new one is not
+/// tracked).
 pub fn eviction_victim<'a>(
     entries: impl Iterator<Item = &'a Activity>,
     settings: &Settings,
     now: i64,
 ) -> Option<u32> {
-    let mut unlocked: Option<&Activity> = None;
-    let mut any: Option<&Activity> = None;
-    for entry in entries {
-        if any.is_none_or(|a| entry.last_seen < a.last_seen) {
-            any = Some(entry);
-        }
-        if !entry.is_locked(settings, now) && unlocked.is_none_or(|a| entry.last_seen < a.last_seen)
-        {
-            unlocked = Some(entry);
-        }
-    }
-    unlocked.or(any).map(|e| e.role)
+    entries
+        .filter(|entry| !entry.is_locked(settings, now))
+        .min_by_key(|entry| entry.last_seen)
+        .map(|e| e.role)
 }
 
 #[cfg(test)]
@@ -457,8 +521,28 @@ mod tests {
         recent.last_seen = 9 * S;
         let all = [locked, old, recent];
         assert_eq!(eviction_victim(all.iter(), &s, 10 * S), Some(2));
-        assert_eq!(eviction_victim([locked].iter(), &s, 10 * S), Some(1));
+        assert_eq!(
+            eviction_victim([locked].iter(), &s, 10 * S),
+            None,
+            "never a lockout"
+        );
         assert_eq!(eviction_victim([].iter(), &s, 10 * S), None);
+    }
+
+    #[test]
+    fn records_round_trip_and_bad_ones_are_refused() {
+        let mut a = Activity::new(16385);
+        a.on_failure(&at(S, true), &user(), &settings(1, 60));
+        a.on_success(&at(2 * S, false), &user(), &settings(0, 0));
+        let bytes = a.record_bytes();
+        assert_eq!(bytes.len(), RECORD_BYTES);
+        let back = Activity::from_bytes(&bytes).unwrap();
+        assert_eq!(back.record_bytes(), bytes);
+        assert_eq!(back.failures, 1);
+        let mut bad = bytes.clone();
+        bad[56] = 7; // the first flag
+        assert!(Activity::from_bytes(&bad).is_none());
+        assert!(Activity::from_bytes(&bytes[1..]).is_none());
     }
 
     #[test]

@@ -40,8 +40,53 @@ pub struct Entry {
     pub by_self: bool,
 }
 
+/// A role's history: the entries, newest first, and the VALID UNTIL that
+/// managed_roles itself last set (so that a later change may renew what it
+/// set, but never lengthen a limit someone else set). Text form: an
+/// optional first line `valid_until <time>`, then the entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub valid_until_set: Option<i64>,
+    pub entries: Vec<Entry>,
+}
+
 /// Reads a history text; lines that do not parse are skipped.
-pub fn parse(text: &str) -> Vec<Entry> {
+pub fn parse(text: &str) -> History {
+    let valid_until_set = text
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("valid_until "))
+        .and_then(|at| at.parse().ok());
+    History {
+        valid_until_set,
+        entries: parse_entries(text),
+    }
+}
+
+pub fn format(history: &History) -> String {
+    let mut lines = Vec::new();
+    if let Some(at) = history.valid_until_set {
+        lines.push(format!("valid_until {at}"));
+    }
+    if !history.entries.is_empty() {
+        lines.push(format_entries(&history.entries));
+    }
+    lines.join("\n")
+}
+
+/// The VALID UNTIL a change should leave, if it must change: the cap, or
+/// the current value when that is earlier and was not set by managed_roles
+/// (a limit someone set on purpose is never lengthened).
+pub fn new_valid_until(current: Option<i64>, ours: Option<i64>, cap: Option<i64>) -> Option<i64> {
+    let cap = cap?;
+    let limit = match current {
+        Some(c) if Some(c) != ours => c.min(cap),
+        _ => cap,
+    };
+    (Some(limit) != current).then_some(limit)
+}
+
+fn parse_entries(text: &str) -> Vec<Entry> {
     text.lines()
         .filter_map(|line| {
             let mut words = line.split(' ');
@@ -67,7 +112,7 @@ pub fn parse(text: &str) -> Vec<Entry> {
         .collect()
 }
 
-pub fn format(entries: &[Entry]) -> String {
+fn format_entries(entries: &[Entry]) -> String {
     entries
         .iter()
         .map(|e| {
@@ -232,9 +277,15 @@ mod tests {
             by_self: true,
         };
         let entries = vec![entry(30, "c"), bare.clone(), entry(10, "a")];
-        assert_eq!(format(&entries).lines().nth(1), Some("20 - self"));
-        assert_eq!(parse(&format(&entries)), entries);
-        let parsed = parse("x y\n5 md5abc\n7 SCRAM-SHA-256$1:z\n8 - other\n9 - self x");
+        let history = History {
+            valid_until_set: Some(99),
+            entries,
+        };
+        assert_eq!(format(&history).lines().next(), Some("valid_until 99"));
+        assert_eq!(format(&history).lines().nth(2), Some("20 - self"));
+        assert_eq!(parse(&format(&history)), history);
+        assert_eq!(format(&History::default()), "");
+        let parsed = parse("x y\n5 md5abc\n7 SCRAM-SHA-256$1:z\n8 - other\n9 - self x").entries;
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[0].verifier, None);
         assert_eq!(parsed[1].verifier.as_deref(), Some("SCRAM-SHA-256$1:z"));
@@ -329,6 +380,20 @@ mod tests {
             too_soon(&[entry(10 * DAY, "reset")], &s, 10 * DAY + 5),
             None
         );
+    }
+
+    #[test]
+    fn renews_its_own_limit_never_anothers() {
+        let cap = Some(100 * DAY);
+        // No limit yet, or the one managed_roles set: renewed to the cap.
+        assert_eq!(new_valid_until(None, None, cap), cap);
+        assert_eq!(new_valid_until(Some(40 * DAY), Some(40 * DAY), cap), cap);
+        // A limit someone set: kept when earlier, shortened when later.
+        assert_eq!(new_valid_until(Some(40 * DAY), Some(30 * DAY), cap), None);
+        assert_eq!(new_valid_until(Some(400 * DAY), None, cap), cap);
+        // Nothing to do without a cap, or when it is already right.
+        assert_eq!(new_valid_until(Some(40 * DAY), None, None), None);
+        assert_eq!(new_valid_until(cap, cap, cap), None);
     }
 
     #[test]

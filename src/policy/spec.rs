@@ -104,7 +104,7 @@ pub struct TemplateSpec {
     pub schema_privileges: BTreeMap<String, BTreeSet<SchemaPrivilege>>,
 }
 
-const SPEC_HINT: &str = "A spec looks like {\"login\": {\"createdb\": bool, \"createrole\": bool, \"replication\": bool, \"bypassrls\": bool, \"connection_limit\": int, \"password_valid_days\": int}, \"member_of\": [role], \"admin_of\": [role], \"includes\": [template], \"schema_privileges\": {\"schema\": [\"USAGE\", \"CREATE\"]}}; every key is optional.";
+const SPEC_HINT: &str = "A spec looks like {\"login\": {\"createdb\": bool, \"createrole\": bool, \"replication\": bool, \"bypassrls\": bool, \"connection_limit\": int, \"password_valid_days\": int, \"max_auth_failures\": int}, \"member_of\": [role], \"admin_of\": [role], \"includes\": [template], \"schema_privileges\": {\"schema\": [\"USAGE\", \"CREATE\"]}}; every key is optional.";
 
 fn mentions_superuser(value: &serde_json::Value) -> bool {
     match value {

@@ -109,15 +109,27 @@ pub fn summary() -> serde_json::Value {
 pub fn reset(username: Option<&str>) -> i64 {
     let caller = require_superuser("reset login activity");
     require_preloaded();
-    let forgotten = match username {
-        None => login_activity::reset(),
-        Some(name) => {
-            let role = crate::pg::roles::role_oid(name).unwrap_or_else(|| {
+    // Counted now, done when the transaction commits (a rolled-back reset
+    // changes nothing, like its audit row).
+    let role = username.map(|name| {
+        crate::pg::roles::role_oid(name)
+            .unwrap_or_else(|| {
                 crate::errors::undefined_object(format!("role \"{name}\" does not exist")).raise()
-            });
-            usize::from(login_activity::forget(role.to_u32()))
-        }
+            })
+            .to_u32()
+    });
+    let forgotten = match role {
+        None => login_activity::snapshot().map_or(0, |(entries, _)| entries.len()),
+        Some(role) => usize::from(login_activity::has_entry(role)),
     };
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || match role {
+        None => {
+            login_activity::reset();
+        }
+        Some(role) => {
+            login_activity::forget(role);
+        }
+    });
     pgrx::log!(
         "managed_roles: login activity of {} reset by \"{}\" ({forgotten} entries)",
         username.map_or("every role".to_string(), |n| format!("role \"{n}\"")),
@@ -141,10 +153,14 @@ pub fn reset(username: Option<&str>) -> i64 {
 /// owner's rights (from unlock_user(), reset_login_activity(), or the
 /// lockout audit worker).
 pub fn write_pending_lockouts() {
-    let events = login_activity::take_events();
+    let (events, upto) = login_activity::pending_events();
     if events.is_empty() {
         return;
     }
+    // Taken off the queue only once the audit rows are committed.
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
+        login_activity::events_written_upto(upto)
+    });
     let actor = crate::pg::identity::Caller {
         oid: pg_sys::Oid::INVALID,
         name: "managed_roles login".to_string(),

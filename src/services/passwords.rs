@@ -210,17 +210,18 @@ pub fn report(password: &str, username: Option<&str>) -> serde_json::Value {
         report["message"] = serde_json::json!(verdict.message());
         report["hint"] = serde_json::json!(verdict.hint());
     }
-    // The history verdict, for an existing role: whether the password is
-    // one it may not use again (never which one, or when).
+    // The history verdict, for the caller's own role (or, for superusers,
+    // any role): whether the password is one it may not use again (never
+    // which one, or when). Not for other roles: it would let the caller
+    // test guesses of their current password.
     let lifecycle = crate::gucs::lifecycle_settings();
-    if let Some(role) = username.and_then(crate::pg::roles::role_oid) {
+    let caller = crate::pg::identity::caller();
+    let role = username
+        .and_then(crate::pg::roles::role_oid)
+        .filter(|&role| role == caller.oid || caller.superuser);
+    if let Some(role) = role {
         if lifecycle.reuse_history > 0 || lifecycle.reuse_interval_us > 0 {
-            let reused = crate::pg::scram::in_history(
-                role,
-                username.unwrap_or_default(),
-                password,
-                &lifecycle,
-            );
+            let reused = crate::pg::scram::in_history(role, password, &lifecycle);
             report["reused"] = serde_json::json!(reused);
             if reused && verdict.ok {
                 let refusal = crate::policy::password_history::reuse_rejection(&lifecycle);

@@ -116,11 +116,17 @@ fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
     if login {
         crate::services::login::write_pending_lockouts();
     }
-    if login && crate::pg::login_activity::unlock(user.role.oid.to_u32()) {
-        pgrx::log!(
-            "managed_roles: the lockout of role \"{name}\" was ended by unlock_user() called by \"{}\"",
-            caller.name
-        );
+    if login && crate::pg::login_activity::is_locked_out(user.role.oid.to_u32()) {
+        // Ended when the caller's transaction commits: a rolled-back
+        // unlock_user() leaves the lockout (and has no audit row).
+        let role = user.role.oid.to_u32();
+        let (who, whom) = (caller.name.clone(), name.to_string());
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
+            crate::pg::login_activity::unlock(role);
+            pgrx::log!(
+                "managed_roles: the lockout of role \"{whom}\" was ended by unlock_user() called by \"{who}\""
+            );
+        });
         report["lockout_ended"] = json!(true);
         report["changed"] = json!(true);
     }

@@ -55,3 +55,6 @@ SELECT count(*) AS label_gone FROM pg_shseclabel WHERE objoid = 'la_svc'::regrol
 
 SELECT managed_roles.drop_managed_user(u) ->> 'dropped' FROM unnest(ARRAY['la_app', 'la_mon', 'la_boss', 'la_svc']) u;
 SELECT managed_roles.drop_template('la_service') ->> 'dropped';
+-- Dropped roles leave no activity behind (an OID used again starts clean).
+SELECT count(*) AS dropped_roles_tracked FROM managed_roles.login_activity
+ WHERE role_oid IS NOT NULL AND username IS NULL;

@@ -12,6 +12,15 @@ SELECT r ->> 'ok' AS ok, r ->> 'reused' AS reused, r ->> 'message' AS message
   FROM managed_roles.check_password('Kq7v-Rt2z-Lm4w-Hy6a', 'plr_a') r;
 SELECT r ->> 'ok' AS ok, r ->> 'reused' AS reused
   FROM managed_roles.check_password('Wd4k-Ms7y-Qf2u-Gh8o', 'plr_a') r;
+-- Only for one's own role (or a superuser): another role could otherwise
+-- test guesses of that role's current password.
+CREATE ROLE plr_checker;
+GRANT EXECUTE ON FUNCTION managed_roles.check_password(text, text) TO plr_checker;
+SET ROLE plr_checker;
+SELECT r ? 'reused' AS reports_reuse FROM managed_roles.check_password('Kq7v-Rt2z-Lm4w-Hy6a', 'plr_a') r;
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION managed_roles.check_password(text, text) FROM plr_checker;
+DROP ROLE plr_checker;
 -- Two entries, SCRAM secrets only.
 SELECT count(*) AS entries, bool_and(line ~ '^[0-9]+ SCRAM-SHA-256\$4096:') AS scram_only
   FROM pg_shseclabel, regexp_split_to_table(label, E'\n') AS line
