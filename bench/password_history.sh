@@ -29,7 +29,7 @@ trap '"$root/tests/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true' EXIT
 echo "managed_roles password-change benchmark: PostgreSQL $PG_MAJOR, $(nproc) cores, $(date -u +%F), 1 client, ${SECS}s x $ROUNDS rounds"
 "$root/tests/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
 PRELOAD=managed_roles "$root/tests/cluster.sh" start "$DIR" "$PORT"
-psql_ -c "CREATE ROLE bench_pw LOGIN"
+psql_ -c "CREATE EXTENSION managed_roles" -c "CREATE ROLE bench_pw LOGIN"
 # Random passwords that pass the strength policy and never repeat.
 as_pg tee "$DIR/change.sql" >/dev/null <<'SQL'
 \set n random(1, 2000000000)

@@ -50,11 +50,19 @@ pass "one wrong password with sslmode=prefer: 2 tries by the client, 1 failure c
 # Three failures lock alice out; the right password then gets the message of a wrong one.
 for i in 1 2 3; do login alice "Wrong-password-$i" >/dev/null; done
 [ "$(activity "'alice'" locked_out)" = t ] || fail "three failures did not lock alice out"
+# The keeper applies the lockout in the catalog (VALID UNTIL -infinity), so
+# that PostgreSQL refuses the password inside the SCRAM exchange: no server
+# proof reaches a client whose guess was right.
+valid_until() { sql -c "SELECT coalesce(rolvaliduntil::text, 'none') FROM pg_authid WHERE rolname = '$1'"; }
+for _ in $(seq 50); do [ "$(valid_until alice)" = "-infinity" ] && break; sleep 0.1; done
+[ "$(valid_until alice)" = "-infinity" ] || fail "the lockout was not applied in the catalog: $(valid_until alice)"
 refused="$(login alice "$alice_pw")"
 [ -n "$refused" ] || fail "a locked-out role logged in with its password"
 [ "$refused" = "$(login alice 'Wrong-password-4')" ] ||
     fail "a locked role's client message differs from a wrong password's: '$refused' vs '$(login alice 'Wrong-password-4')'"
-pass "locked out after 3 failures; the right password gets exactly the wrong-password message: $refused"
+tail -n 4 "$DIR/server.log" | grep -q 'User "alice" has an expired password' ||
+    fail "the right password was not refused inside the exchange: $(tail -n 4 "$DIR/server.log")"
+pass "locked out after 3 failures; PostgreSQL refuses even the right password inside the SCRAM exchange, with exactly the wrong-password message: $refused"
 grep -q "role \"alice\" is locked out after 3 consecutive failed authentications" "$DIR/server.log" ||
     fail "no LOG line for the lockout"
 for _ in $(seq 50); do
@@ -65,8 +73,10 @@ done
     fail "the lockout is not in the audit log"
 pass "the lockout is in the server log and the audit log (actor 'managed_roles login')"
 
-# The lockout runs its course (3 s).
+# The lockout runs its course (3 s); the keeper gives VALID UNTIL back.
 sleep 3.2
+for _ in $(seq 50); do [ "$(valid_until alice)" = "none" ] && break; sleep 0.1; done
+[ "$(valid_until alice)" = "none" ] || fail "the lockout was not lifted from the catalog: $(valid_until alice)"
 [ -z "$(login alice "$alice_pw")" ] || fail "alice still locked out after lockout_duration"
 [ "$(activity "'alice'" "locked_out::text || ' ' || last_login_address || ' ' || last_login_database")" = "false 127.0.0.1 postgres" ] ||
     fail "activity after the lockout ended: $(activity "'alice'" '*')"
@@ -82,6 +92,7 @@ sql -c "BEGIN" -c "SELECT managed_roles.unlock_user('alice')" -c "ROLLBACK" >/de
 [ -n "$(login alice "$alice_pw")" ] || fail "a rolled-back unlock_user() ended the lockout"
 [ "$(sql -c "SELECT managed_roles.unlock_user('alice')->>'lockout_ended'")" = true ] ||
     fail "unlock_user did not report the lockout it ended"
+[ "$(valid_until alice)" = "none" ] || fail "unlock_user did not lift the lockout from the catalog"
 [ -z "$(login alice "$alice_pw")" ] || fail "alice cannot log in after unlock_user()"
 grep -q "the lockout of role \"alice\" was ended by unlock_user()" "$DIR/server.log" || fail "no LOG line for the unlock"
 pass "with lockout_duration = 0 (after a reload) the lockout holds until unlock_user()"

@@ -81,6 +81,9 @@ pub unsafe extern "C-unwind" fn managed_roles_authentication(
         user.to_bytes(),
     ) {
         Some(Recorded::Success(Success::RefusedLockedOut)) => {
+            // The lockout is not (yet) applied in the catalog, or the
+            // method does not use it: make sure the keeper applies it.
+            login_activity::request_keeper();
             // Paused as a failure is, so the time taken tells nothing.
             login_activity::pause_after_failure(gucs::auth_failure_delay_ms());
             return true;
@@ -92,11 +95,16 @@ pub unsafe extern "C-unwind" fn managed_roles_authentication(
             log!(
                 "managed_roles: role \"{name}\" is locked out after {failures} consecutive failed authentications, the last from {shown_address}"
             );
-            login_activity::request_audit_writer();
+            login_activity::request_keeper();
         }
         _ => {}
     }
     if !succeeded {
+        if key != 0 && login_activity::is_locked_out(key) {
+            // Locked out: the keeper applies it in the catalog if it is not
+            // yet (after a restart, or while it was starting).
+            login_activity::request_keeper();
+        }
         login_activity::pause_after_failure(gucs::auth_failure_delay_ms());
     } else if let Some(role) = role {
         warn_of_expiry(role, &name, attempt.now);

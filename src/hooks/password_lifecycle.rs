@@ -128,10 +128,13 @@ pub fn after(role: pg_sys::Oid) {
             now,
         );
     }
-    let current = roles::valid_until(role);
+    // During a lockout the catalog holds -infinity; the value that counts
+    // is the one kept for the lockout's end.
+    let current =
+        roles::lockout_saved_valid_until(role).unwrap_or_else(|| roles::valid_until(role));
     match history::new_valid_until(current, kept.valid_until_set, cap) {
         Some(until) => {
-            roles::set_valid_until(role, until);
+            roles::set_valid_until_respecting_lockout(role, Some(until));
             kept.valid_until_set = Some(until);
         }
         // Already at the cap: it is managed_roles' limit from now on.

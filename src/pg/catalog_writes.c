@@ -21,13 +21,14 @@
 #include "utils/timestamp.h"
 
 /*
- * Sets rolvaliduntil of `role` to `until`, as the password lifecycle
- * decided after a password change (src/policy/password_history.rs: a
- * limit someone else set is never lengthened). Returns whether it changed.
- * Inside the transaction that changed the password.
+ * Sets rolvaliduntil of `role` to `until` (or NULL with `unset`): as the
+ * password lifecycle decided after a password change (a limit someone
+ * else set is never lengthened), or to -infinity while the role is locked
+ * out, so that PostgreSQL itself refuses its password before any exchange
+ * completes, and back afterwards. Returns whether it changed.
  */
 bool
-managed_roles_set_valid_until(Oid role, TimestampTz until)
+managed_roles_set_valid_until(Oid role, TimestampTz until, bool unset)
 {
 	Relation	relation;
 	HeapTuple	tuple;
@@ -46,13 +47,14 @@ managed_roles_set_valid_until(Oid role, TimestampTz until)
 		return false;
 	}
 	current = heap_getattr(tuple, Anum_pg_authid_rolvaliduntil, RelationGetDescr(relation), &isnull);
-	if (!isnull && DatumGetTimestampTz(current) == until)
+	if ((unset && isnull) || (!unset && !isnull && DatumGetTimestampTz(current) == until))
 	{
 		heap_freetuple(tuple);
 		table_close(relation, RowExclusiveLock);
 		return false;
 	}
 	values[Anum_pg_authid_rolvaliduntil - 1] = TimestampTzGetDatum(until);
+	nulls[Anum_pg_authid_rolvaliduntil - 1] = unset;
 	replace[Anum_pg_authid_rolvaliduntil - 1] = true;
 	changed = heap_modify_tuple(tuple, RelationGetDescr(relation), values, nulls, replace);
 	CatalogTupleUpdate(relation, &changed->t_self, changed);

@@ -55,9 +55,12 @@ struct State {
     /// A backend is writing the file now.
     saving: bool,
     saved_at: i64,
-    /// A lockout audit worker has been started and has not yet taken the
-    /// events (so a burst of lockouts starts one, not one each).
-    audit_worker_pending: bool,
+    /// The lockout keeper runs (one at a time), with this pid.
+    keeper_running: bool,
+    keeper_pid: i32,
+    /// Bumped by every lockout placed, so the keeper knows whether it may
+    /// stop.
+    generation: u64,
     /// New roles not tracked because every entry was a running lockout.
     untracked: u64,
     events_written: u64,
@@ -322,6 +325,7 @@ pub fn record(
                 let failure = activity.on_failure(attempt, facts, &settings);
                 if failure == lockout::Failure::LockedOut {
                     push_event(state, activity, name, attempt.address);
+                    state.generation += 1;
                 }
                 Recorded::Failure(failure, activity.consecutive_failures)
             }
@@ -377,41 +381,111 @@ fn push_event(state: &mut State, activity: &Activity, name: &[u8], address: &[u8
     }
 }
 
-/// Starts a background worker that writes pending lockouts to the audit log
-/// in the home database (services::login::managed_roles_lockout_audit).
-/// Nothing on a standby, which cannot write; if no worker slot is free the
-/// events wait for the next lockout, unlock_user() or reset_login_activity().
-pub fn request_audit_writer() {
+/// Makes sure the lockout keeper (services::login::managed_roles_lockout_keeper)
+/// runs: started if it does not, woken if it sleeps. It applies lockouts in
+/// the catalog, lifts them when they end, and writes them to the audit
+/// log. Nothing on a standby, which cannot write.
+pub fn request_keeper() {
     // SAFETY: reads shared recovery state.
     if unsafe { pg_sys::RecoveryInProgress() } {
         return;
     }
-    let already = locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
-        std::mem::replace(&mut state.audit_worker_pending, true)
+    let running = locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
+        if state.keeper_running {
+            Some(state.keeper_pid)
+        } else {
+            state.keeper_running = true;
+            state.keeper_pid = 0;
+            None
+        }
     });
-    if already != Some(false) {
-        return;
+    match running {
+        None => return, // not preloaded
+        Some(Some(pid)) => {
+            if pid != 0 {
+                // SAFETY: a lookup of a live backend's PGPROC by pid, and a
+                // latch set, which any process may do.
+                unsafe {
+                    let proc = pg_sys::BackendPidGetProc(pid);
+                    if !proc.is_null() {
+                        pg_sys::SetLatch(&mut (*proc).procLatch);
+                    }
+                }
+            }
+            return;
+        }
+        Some(None) => {}
     }
-    let started = pgrx::bgworkers::BackgroundWorkerBuilder::new("managed_roles lockout audit")
-        .set_type("managed_roles lockout audit")
+    let started = pgrx::bgworkers::BackgroundWorkerBuilder::new("managed_roles lockout keeper")
+        .set_type("managed_roles lockout keeper")
         .set_library("managed_roles")
-        .set_function("managed_roles_lockout_audit")
+        .set_function("managed_roles_lockout_keeper")
         .enable_spi_access()
         .set_restart_time(None)
         .load_dynamic();
     if started.is_err() {
         locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
-            state.audit_worker_pending = false
+            state.keeper_running = false
         });
-        pgrx::log!("managed_roles: no background worker slot to write lockouts to the audit log; they wait for the next one");
+        pgrx::log!("managed_roles: no background worker slot for the lockout keeper; the next attempt tries again");
     }
+}
+
+/// The keeper announces itself; returns the generation it starts from.
+pub fn keeper_started(pid: i32) -> u64 {
+    locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
+        state.keeper_pid = pid;
+        state.generation
+    })
+    .unwrap_or(0)
+}
+
+/// The keeper may stop if no lockout was placed since `generation`; then
+/// the next lockout starts a new one.
+pub fn keeper_may_stop(generation: u64) -> bool {
+    locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
+        let idle = state.generation == generation;
+        if idle {
+            state.keeper_running = false;
+            state.keeper_pid = 0;
+        }
+        idle
+    })
+    .unwrap_or(true)
+}
+
+/// The keeper stops whatever happened (asked to shut down).
+pub fn keeper_stopped() {
+    locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
+        state.keeper_running = false;
+        state.keeper_pid = 0;
+    });
+}
+
+pub fn generation() -> u64 {
+    locked(pg_sys::LWLockMode::LW_SHARED, |state, _| state.generation).unwrap_or(0)
+}
+
+/// The roles locked out now, with when each lockout ends (None: at
+/// unlock_user()).
+pub fn locked_roles() -> Vec<(u32, Option<i64>)> {
+    let settings = crate::gucs::lockout_settings();
+    // SAFETY: reads the clock.
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    locked(pg_sys::LWLockMode::LW_SHARED, |_, table| {
+        entry_refs(table)
+            .into_iter()
+            .filter(|a| a.role != 0 && a.is_locked(&settings, now))
+            .map(|a| (a.role, a.locked_until(&settings)))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Lockout events not yet written, oldest first, and the position to
 /// pass to `events_written_upto` once they are committed to the audit log.
 pub fn pending_events() -> (Vec<LockoutEvent>, u64) {
     locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
-        state.audit_worker_pending = false;
         let events = (state.events_read..state.events_written)
             .map(|i| state.events[(i % EVENT_SLOTS as u64) as usize])
             .collect();

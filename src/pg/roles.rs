@@ -67,10 +67,11 @@ pub const LOGIN_LABEL_PROVIDER: &CStr = c"managed_roles.login";
 pub const PASSWORD_LABEL_PROVIDER: &CStr = c"managed_roles.password";
 
 /// Every provider of the labels the extension keeps on roles.
-pub const OWN_LABEL_PROVIDERS: [&CStr; 3] = [
+pub const OWN_LABEL_PROVIDERS: [&CStr; 4] = [
     LABEL_PROVIDER,
     LOGIN_LABEL_PROVIDER,
     PASSWORD_LABEL_PROVIDER,
+    LOCKOUT_LABEL_PROVIDER,
 ];
 
 /// Whether `text` is a label the extension could have written for `provider`.
@@ -82,6 +83,9 @@ pub fn valid_own_label(provider: &CStr, text: &str) -> bool {
         RoleLabel::parse(text).format() == text
     } else if provider == PASSWORD_LABEL_PROVIDER {
         history::format(&history::parse(text)) == text
+    } else if provider == LOCKOUT_LABEL_PROVIDER {
+        text.strip_prefix("valid_until=")
+            .is_some_and(|at| at == "none" || at.parse::<i64>().is_ok())
     } else {
         false
     }
@@ -144,6 +148,14 @@ pub fn set_password_history(oid: pg_sys::Oid, history: &history::History) {
     );
 }
 
+pub fn role_exists(oid: pg_sys::Oid) -> bool {
+    Tuple::search1(
+        pg_sys::SysCacheIdentifier::AUTHOID,
+        pg_sys::Datum::from(oid),
+    )
+    .is_some()
+}
+
 /// A role's VALID UNTIL (rolvaliduntil), as a PostgreSQL timestamp.
 pub fn valid_until(oid: pg_sys::Oid) -> Option<i64> {
     let tuple = Tuple::search1(
@@ -157,15 +169,91 @@ pub fn valid_until(oid: pg_sys::Oid) -> Option<i64> {
 
 extern "C-unwind" {
     /// src/pg/catalog_writes.c.
-    fn managed_roles_set_valid_until(role: pg_sys::Oid, until: pg_sys::TimestampTz) -> bool;
+    fn managed_roles_set_valid_until(
+        role: pg_sys::Oid,
+        until: pg_sys::TimestampTz,
+        unset: bool,
+    ) -> bool;
 }
 
-/// Sets VALID UNTIL of `role` (the lifecycle's decision; see
-/// policy::password_history::new_valid_until); true if it changed.
-pub fn set_valid_until(role: pg_sys::Oid, until: i64) -> bool {
+/// Sets (None: removes) VALID UNTIL of `role`; true if it changed.
+pub fn set_valid_until(role: pg_sys::Oid, until: Option<i64>) -> bool {
     // SAFETY: one catalog row update in the current transaction; an ERROR
     // it raises is caught at the boundary and re-raised as a Rust panic.
-    unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| managed_roles_set_valid_until(role, until)) }
+    unsafe {
+        pg_sys::ffi::pg_guard_ffi_boundary(|| {
+            managed_roles_set_valid_until(role, until.unwrap_or(0), until.is_none())
+        })
+    }
+}
+
+/// The provider of the label that keeps, while a role is locked out, the
+/// VALID UNTIL it had: `valid_until=<time>` or `valid_until=none`.
+pub const LOCKOUT_LABEL_PROVIDER: &CStr = c"managed_roles.lockout";
+
+/// The VALID UNTIL a locked-out role had before its lockout (Some(None):
+/// none); None when its lockout is not applied in the catalog.
+pub fn lockout_saved_valid_until(oid: pg_sys::Oid) -> Option<Option<i64>> {
+    let text = label(oid, LOCKOUT_LABEL_PROVIDER)?;
+    match text.strip_prefix("valid_until=")? {
+        "none" => Some(None),
+        at => at.parse().ok().map(Some),
+    }
+}
+
+fn save_valid_until_for_lockout(oid: pg_sys::Oid, until: Option<i64>) {
+    let text = match until {
+        Some(at) => format!("valid_until={at}"),
+        None => "valid_until=none".to_string(),
+    };
+    set_label(oid, LOCKOUT_LABEL_PROVIDER, Some(&text));
+}
+
+/// Applies a lockout in the catalog: VALID UNTIL -infinity, so that
+/// PostgreSQL refuses the role's password inside the exchange itself (for
+/// SCRAM, before the server's proof that would tell a client its guess was
+/// right), its old value kept in a label. Once.
+pub fn apply_lockout(oid: pg_sys::Oid) {
+    if lockout_saved_valid_until(oid).is_some() {
+        return;
+    }
+    save_valid_until_for_lockout(oid, valid_until(oid));
+    set_valid_until(oid, Some(i64::MIN));
+}
+
+/// Lifts a lockout from the catalog: the saved VALID UNTIL comes back.
+pub fn lift_lockout(oid: pg_sys::Oid) -> bool {
+    let Some(saved) = lockout_saved_valid_until(oid) else {
+        return false;
+    };
+    set_valid_until(oid, saved);
+    set_label(oid, LOCKOUT_LABEL_PROVIDER, None);
+    true
+}
+
+/// While a lockout is applied, a new VALID UNTIL (a password change's)
+/// goes to the label, to come back when the lockout ends.
+pub fn set_valid_until_respecting_lockout(oid: pg_sys::Oid, until: Option<i64>) {
+    if lockout_saved_valid_until(oid).is_some() {
+        save_valid_until_for_lockout(oid, until);
+    } else {
+        set_valid_until(oid, until);
+    }
+}
+
+/// The roles whose lockout is applied in the catalog.
+pub fn roles_with_applied_lockout() -> Vec<pg_sys::Oid> {
+    Spi::connect(|client| {
+        spi(client.select(
+            "SELECT objoid FROM pg_catalog.pg_shseclabel
+              WHERE provider OPERATOR(pg_catalog.=) 'managed_roles.lockout'
+                AND classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass",
+            None,
+            &[],
+        ))
+        .filter_map(|row| spi(row.get::<pg_sys::Oid>(1)))
+        .collect()
+    })
 }
 
 pub fn marker_oid() -> Option<pg_sys::Oid> {

@@ -136,6 +136,12 @@ pub fn reset(username: Option<&str>) -> i64 {
         caller.name
     );
     crate::pg::identity::as_extension_owner(|| {
+        // Lockouts applied in the catalog are lifted with the reset.
+        for applied in crate::pg::roles::roles_with_applied_lockout() {
+            if role.is_none_or(|r| r == applied.to_u32()) {
+                crate::pg::roles::lift_lockout(applied);
+            }
+        }
         write_pending_lockouts();
         audit::record(
             &caller,
@@ -182,23 +188,77 @@ pub fn write_pending_lockouts() {
     }
 }
 
-/// Entry point of the lockout audit worker, started by the backend that
-/// locked a role out: connects to the home database, writes the pending
-/// lockouts if the extension is installed there, and exits.
+/// Applies lockouts in the catalog and lifts those that ended: the roles
+/// locked out now get VALID UNTIL -infinity (PostgreSQL then refuses their
+/// password inside the exchange), the others get back what they had.
+/// Returns when the next lockout ends, if one is timed.
+fn keep_lockouts() -> Option<i64> {
+    let locked = login_activity::locked_roles();
+    for &(role, _) in &locked {
+        let role = pg_sys::Oid::from(role);
+        if crate::pg::roles::role_exists(role) {
+            crate::pg::roles::apply_lockout(role);
+        }
+    }
+    for role in crate::pg::roles::roles_with_applied_lockout() {
+        if !locked
+            .iter()
+            .any(|&(locked_role, _)| pg_sys::Oid::from(locked_role) == role)
+        {
+            crate::pg::roles::lift_lockout(role);
+        }
+    }
+    locked.iter().filter_map(|&(_, until)| until).min()
+}
+
+/// Entry point of the lockout keeper, started by the backend that locked a
+/// role out (or found a lockout not yet applied): in the home database, as
+/// the bootstrap superuser with pinned settings, it applies and lifts
+/// lockouts in the catalog and writes them to the audit log, sleeping
+/// until the next lockout ends, and stops when none is left.
 #[pg_guard]
 #[no_mangle]
-pub extern "C-unwind" fn managed_roles_lockout_audit(_arg: pg_sys::Datum) {
+pub extern "C-unwind" fn managed_roles_lockout_keeper(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
     let home = crate::gucs::home_database();
     BackgroundWorker::connect_worker_to_spi(Some(&home), None);
     crate::pg::spi::pin_worker_settings(10_000);
-    BackgroundWorker::transaction(|| {
-        let installed = crate::pg::spi::spi(Spi::get_one::<bool>(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'managed_roles')",
-        ))
-        .unwrap_or(false);
-        if installed {
+    // SAFETY: reads the process id.
+    let mut generation = login_activity::keeper_started(unsafe { pg_sys::MyProcPid });
+    loop {
+        let next_end = BackgroundWorker::transaction(|| {
+            let installed = crate::pg::spi::spi(Spi::get_one::<bool>(
+                "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'managed_roles')",
+            ))
+            .unwrap_or(false);
+            if !installed {
+                return Err(());
+            }
             write_pending_lockouts();
+            Ok(keep_lockouts())
+        });
+        let wait = match next_end {
+            Err(()) => None,
+            Ok(Some(end)) => {
+                // SAFETY: reads the clock.
+                let now = unsafe { pg_sys::GetCurrentTimestamp() };
+                Some(std::time::Duration::from_micros(
+                    (end - now).clamp(0, 60_000_000) as u64 + 1000,
+                ))
+            }
+            Ok(None) => None,
+        };
+        match wait {
+            None if login_activity::keeper_may_stop(generation) => return,
+            None => generation = login_activity::generation(),
+            Some(wait) => {
+                generation = login_activity::generation();
+                if !BackgroundWorker::wait_latch(Some(wait)) {
+                    // SIGTERM: the next lockout starts a new keeper.
+                    login_activity::keeper_stopped();
+                    return;
+                }
+            }
         }
-    });
+    }
 }

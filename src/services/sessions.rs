@@ -116,7 +116,9 @@ fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
     if login {
         crate::services::login::write_pending_lockouts();
     }
-    if login && crate::pg::login_activity::is_locked_out(user.role.oid.to_u32()) {
+    // A lockout applied in the catalog is lifted in this transaction.
+    let lifted = login && crate::pg::roles::lift_lockout(user.role.oid);
+    if login && (lifted || crate::pg::login_activity::is_locked_out(user.role.oid.to_u32())) {
         // Ended when the caller's transaction commits: a rolled-back
         // unlock_user() leaves the lockout (and has no audit row).
         let role = user.role.oid.to_u32();
