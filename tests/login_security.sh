@@ -88,12 +88,21 @@ sleep 0.3
 for i in 1 2 3; do login alice "Wrong-password-$i" >/dev/null; done
 sleep 1
 [ -n "$(login alice "$alice_pw")" ] || fail "lockout_duration = 0 did not hold the lockout"
+for _ in $(seq 50); do [ "$(valid_until alice)" = "-infinity" ] && break; sleep 0.1; done
 sql -c "BEGIN" -c "SELECT managed_roles.unlock_user('alice')" -c "ROLLBACK" >/dev/null
 [ -n "$(login alice "$alice_pw")" ] || fail "a rolled-back unlock_user() ended the lockout"
 [ "$(sql -c "SELECT managed_roles.unlock_user('alice')->>'lockout_ended'")" = true ] ||
     fail "unlock_user did not report the lockout it ended"
 [ "$(valid_until alice)" = "none" ] || fail "unlock_user did not lift the lockout from the catalog"
 [ -z "$(login alice "$alice_pw")" ] || fail "alice cannot log in after unlock_user()"
+# A VALID UNTIL a DBA sets during a lockout is what stays when it ends.
+for i in 1 2 3; do login alice "Wrong-password-$i" >/dev/null; done
+for _ in $(seq 50); do [ "$(valid_until alice)" = "-infinity" ] && break; sleep 0.1; done
+sql -c "ALTER ROLE alice VALID UNTIL '2099-01-01 00:00:00+00'"
+sql -c "SELECT managed_roles.unlock_user('alice')" >/dev/null
+[ "$(sql -c "SELECT rolvaliduntil = '2099-01-01 00:00:00+00' FROM pg_authid WHERE rolname = 'alice'")" = t ] ||
+    fail "lifting the lockout replaced the VALID UNTIL a DBA set during it: $(valid_until alice)"
+sql -c "ALTER ROLE alice VALID UNTIL 'infinity'"
 grep -q "the lockout of role \"alice\" was ended by unlock_user()" "$DIR/server.log" || fail "no LOG line for the unlock"
 pass "with lockout_duration = 0 (after a reload) the lockout holds until unlock_user()"
 

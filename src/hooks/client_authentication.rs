@@ -100,9 +100,12 @@ pub unsafe extern "C-unwind" fn managed_roles_authentication(
         _ => {}
     }
     if !succeeded {
-        if key != 0 && login_activity::is_locked_out(key) {
+        let applied = role.is_some_and(|r| roles::lockout_saved_valid_until(r).is_some());
+        if key != 0 && (login_activity::is_locked_out(key) || applied) {
             // Locked out: the keeper applies it in the catalog if it is not
-            // yet (after a restart, or while it was starting).
+            // yet (after a restart, or while it was starting); or the
+            // catalog still holds a lockout that has ended (a restart after
+            // its end, a failover): the keeper lifts it.
             login_activity::request_keeper();
         }
         login_activity::pause_after_failure(gucs::auth_failure_delay_ms());

@@ -58,7 +58,8 @@ managed_roles_history_verifier(const char *key, const char *password)
 	if (!pg_strong_random(salt, sizeof(salt)))
 		elog(ERROR, "managed_roles: could not generate a random salt");
 #if PG_VERSION_NUM >= 160000
-	secret = scram_build_secret(PG_SHA256, SCRAM_SHA_256_KEY_LEN, (const uint8 *) salt,
+	/* The salt is char * up to 17 and uint8 * from 18: pass it untyped. */
+	secret = scram_build_secret(PG_SHA256, SCRAM_SHA_256_KEY_LEN, (const void *) salt,
 								sizeof(salt), HISTORY_ITERATIONS, input, &errstr);
 #elif PG_VERSION_NUM >= 150000
 	secret = scram_build_secret(salt, sizeof(salt), HISTORY_ITERATIONS, input, &errstr);

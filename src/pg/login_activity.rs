@@ -391,7 +391,10 @@ pub fn request_keeper() {
         return;
     }
     let running = locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, _| {
-        if state.keeper_running {
+        // SAFETY: a lookup of a backend's PGPROC by pid.
+        let alive = state.keeper_pid != 0
+            && !unsafe { pg_sys::BackendPidGetProc(state.keeper_pid) }.is_null();
+        if state.keeper_running && (alive || state.keeper_pid == 0) {
             Some(state.keeper_pid)
         } else {
             state.keeper_running = true;
@@ -529,6 +532,8 @@ pub fn unlock(role: u32) -> bool {
         let was = activity.is_locked(&settings, now);
         activity.unlock();
         state.changed = true;
+        // The keeper must look again (and lift what it may have applied).
+        state.generation += 1;
         was
     })
     .unwrap_or(false)
@@ -547,6 +552,7 @@ pub fn forget(role: u32) -> bool {
     locked(pg_sys::LWLockMode::LW_EXCLUSIVE, |state, table| {
         let removed = !find(table, role, pg_sys::HASHACTION::HASH_REMOVE).is_null();
         state.changed |= removed;
+        state.generation += 1;
         removed
     })
     .unwrap_or(false)
@@ -561,6 +567,7 @@ pub fn reset() -> usize {
         }
         state.evictions = 0;
         state.changed = true;
+        state.generation += 1;
         all.len()
     })
     .unwrap_or(0)

@@ -214,10 +214,13 @@ fn save_valid_until_for_lockout(oid: pg_sys::Oid, until: Option<i64>) {
 /// SCRAM, before the server's proof that would tell a client its guess was
 /// right), its old value kept in a label. Once.
 pub fn apply_lockout(oid: pg_sys::Oid) {
-    if lockout_saved_valid_until(oid).is_some() {
+    let current = valid_until(oid);
+    if current == Some(i64::MIN) {
         return;
     }
-    save_valid_until_for_lockout(oid, valid_until(oid));
+    // Not applied yet, or someone set VALID UNTIL during the lockout: that
+    // value is the one to come back at its end.
+    save_valid_until_for_lockout(oid, current);
     set_valid_until(oid, Some(i64::MIN));
 }
 
@@ -226,7 +229,11 @@ pub fn lift_lockout(oid: pg_sys::Oid) -> bool {
     let Some(saved) = lockout_saved_valid_until(oid) else {
         return false;
     };
-    set_valid_until(oid, saved);
+    // Only if the catalog still holds the lockout: a VALID UNTIL set since
+    // (a DBA ending the account) stays.
+    if valid_until(oid) == Some(i64::MIN) {
+        set_valid_until(oid, saved);
+    }
     set_label(oid, LOCKOUT_LABEL_PROVIDER, None);
     true
 }

@@ -73,6 +73,11 @@ pub fn in_history(
 ) -> bool {
     let entries = crate::pg::roles::password_history(role).entries;
     let Some(key) = history_key(false) else {
+        if entries.iter().any(|e| e.verifier.is_some()) {
+            pgrx::warning!(
+                "managed_roles: the password history cannot be checked: its key (the password of role managed_roles_group) is gone"
+            );
+        }
         return false;
     };
     let Ok(password) = CString::new(password) else {

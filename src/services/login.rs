@@ -193,12 +193,22 @@ pub fn write_pending_lockouts() {
 /// password inside the exchange), the others get back what they had.
 /// Returns when the next lockout ends, if one is timed.
 fn keep_lockouts() -> Option<i64> {
-    let locked = login_activity::locked_roles();
-    for &(role, _) in &locked {
+    let settings = crate::gucs::lockout_settings();
+    let mut locked = login_activity::locked_roles();
+    // A role exempt now (its template, a superuser, lockout turned off) is
+    // not held: the hook would let it in, the catalog must not keep it out.
+    locked.retain(|&(role, _)| {
         let role = pg_sys::Oid::from(role);
-        if crate::pg::roles::role_exists(role) {
-            crate::pg::roles::apply_lockout(role);
-        }
+        let facts = crate::policy::lockout::RoleFacts {
+            exists: crate::pg::roles::role_exists(role),
+            superuser: crate::pg::roles::is_superuser(role)
+                || crate::pg::roles::has_attribute(role, pg_sys::Anum_pg_authid_rolreplication),
+            own_threshold: crate::pg::roles::role_label(role).max_auth_failures,
+        };
+        crate::policy::lockout::threshold(&facts, &settings) > 0
+    });
+    for &(role, _) in &locked {
+        crate::pg::roles::apply_lockout(pg_sys::Oid::from(role));
     }
     for role in crate::pg::roles::roles_with_applied_lockout() {
         if !locked
@@ -211,6 +221,11 @@ fn keep_lockouts() -> Option<i64> {
     locked.iter().filter_map(|&(_, until)| until).min()
 }
 
+#[pg_guard]
+unsafe extern "C-unwind" fn keeper_exits(_code: i32, _arg: pg_sys::Datum) {
+    login_activity::keeper_stopped();
+}
+
 /// Entry point of the lockout keeper, started by the backend that locked a
 /// role out (or found a lockout not yet applied): in the home database, as
 /// the bootstrap superuser with pinned settings, it applies and lifts
@@ -219,13 +234,21 @@ fn keep_lockouts() -> Option<i64> {
 #[pg_guard]
 #[no_mangle]
 pub extern "C-unwind" fn managed_roles_lockout_keeper(_arg: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM | SignalWakeFlags::SIGHUP);
+    // However this process ends (an ERROR, a FATAL while connecting), the
+    // next lockout starts a new keeper.
+    // SAFETY: registers a callback for this process's exit.
+    unsafe { pg_sys::before_shmem_exit(Some(keeper_exits), pg_sys::Datum::from(0)) };
+    // SAFETY: reads the process id.
+    let mut generation = login_activity::keeper_started(unsafe { pg_sys::MyProcPid });
     let home = crate::gucs::home_database();
     BackgroundWorker::connect_worker_to_spi(Some(&home), None);
     crate::pg::spi::pin_worker_settings(10_000);
-    // SAFETY: reads the process id.
-    let mut generation = login_activity::keeper_started(unsafe { pg_sys::MyProcPid });
     loop {
+        if BackgroundWorker::sighup_received() {
+            // SAFETY: the documented way for a worker to reload settings.
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
         let next_end = BackgroundWorker::transaction(|| {
             let installed = crate::pg::spi::spi(Spi::get_one::<bool>(
                 "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'managed_roles')",
