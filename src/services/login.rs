@@ -157,7 +157,7 @@ pub fn reset(username: Option<&str>) -> i64 {
 /// Writes pending lockouts to the audit log, with actor
 /// `managed_roles login`. Runs in the home database with the extension
 /// owner's rights (from unlock_user(), reset_login_activity(), or the
-/// lockout audit worker).
+/// lockout keeper).
 pub fn write_pending_lockouts() {
     let (events, upto) = login_activity::pending_events();
     if events.is_empty() {
