@@ -6,25 +6,12 @@
 #   roles:     ALTER ROLE / GRANT pg_monitor / COMMENT ON ROLE on a role it created
 #
 # usage: bench/role_guard.sh     (env: PG_MAJOR=15 ROUNDS=3 SECONDS_PER_ROUND=10 CLIENTS=2)
-set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$here/.."
-PG_MAJOR="${PG_MAJOR:-15}"
 ROUNDS="${ROUNDS:-3}"
 SECS="${SECONDS_PER_ROUND:-10}"
 CLIENTS="${CLIENTS:-2}"
 PORT=54341
 DIR=/var/tmp/managed_roles-bench-guard
-PG_CONFIG="$("$root/pgrx-config/pg-config-path.sh" "$PG_MAJOR")"
-BINDIR="$("$PG_CONFIG" --bindir)"
-export PG_MAJOR PATH="$HOME/.cargo/bin:$PATH"
-
-"$root/pgrx-config/setup.sh" "$PG_MAJOR" >/dev/null
-(cd "$root" && cargo pgrx install --release --pg-config "$PG_CONFIG" --no-default-features --features "pg$PG_MAJOR" >/dev/null 2>&1)
-psql_() { "$BINDIR/psql" -X -q -At -h "$DIR" -p "$PORT" -U postgres -d postgres "$@"; }
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-trap '"$root/tests/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 echo "managed_roles role guard benchmark: PostgreSQL $PG_MAJOR, $(nproc) cores, $(date -u +%F), $CLIENTS clients, ${SECS}s x $ROUNDS rounds"
 # One server for both modes, restarted with and without the library in

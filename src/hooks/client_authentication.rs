@@ -10,18 +10,6 @@ use crate::policy::lockout::{Attempt, Failure, RoleFacts, Success};
 use pgrx::prelude::*;
 use std::ffi::{c_char, CStr};
 
-/// What is known about `role`: whether it is privileged (a superuser, or a
-/// replication role, whose lockout would cut standbys off), and its own
-/// lockout threshold (from its template, a label in pg_shseclabel).
-fn role_facts(role: pg_sys::Oid) -> RoleFacts {
-    RoleFacts {
-        exists: true,
-        superuser: roles::is_superuser(role)
-            || roles::has_attribute(role, pg_sys::Anum_pg_authid_rolreplication),
-        own_threshold: roles::role_label(role).max_auth_failures,
-    }
-}
-
 /// Records the attempt; true to refuse it (a locked-out role whose password
 /// was right). Called by the C hook after the previous hook.
 ///
@@ -57,7 +45,7 @@ pub unsafe extern "C-unwind" fn managed_roles_authentication(
     // threshold; it could only have been placed under a threshold above 0.)
     let facts = match role {
         None => RoleFacts::default(),
-        Some(role) if !succeeded || login_activity::has_lockout(key) => role_facts(role),
+        Some(role) if !succeeded || login_activity::has_lockout(key) => roles::lockout_facts(role),
         Some(_) => RoleFacts {
             exists: true,
             ..RoleFacts::default()

@@ -148,6 +148,17 @@ pub fn set_password_history(oid: pg_sys::Oid, history: &history::History) {
     );
 }
 
+/// What the lockout rules need to know about an existing role: whether it
+/// is privileged (a superuser, or a replication role, whose lockout would
+/// cut standbys off) and its own threshold from its template.
+pub fn lockout_facts(role: pg_sys::Oid) -> crate::policy::lockout::RoleFacts {
+    crate::policy::lockout::RoleFacts {
+        exists: role_exists(role),
+        superuser: is_superuser(role) || has_attribute(role, pg_sys::Anum_pg_authid_rolreplication),
+        own_threshold: role_label(role).max_auth_failures,
+    }
+}
+
 pub fn role_exists(oid: pg_sys::Oid) -> bool {
     Tuple::search1(
         pg_sys::SysCacheIdentifier::AUTHOID,

@@ -198,13 +198,7 @@ fn keep_lockouts() -> Option<i64> {
     // A role exempt now (its template, a superuser, lockout turned off) is
     // not held: the hook would let it in, the catalog must not keep it out.
     locked.retain(|&(role, _)| {
-        let role = pg_sys::Oid::from(role);
-        let facts = crate::policy::lockout::RoleFacts {
-            exists: crate::pg::roles::role_exists(role),
-            superuser: crate::pg::roles::is_superuser(role)
-                || crate::pg::roles::has_attribute(role, pg_sys::Anum_pg_authid_rolreplication),
-            own_threshold: crate::pg::roles::role_label(role).max_auth_failures,
-        };
+        let facts = crate::pg::roles::lockout_facts(pg_sys::Oid::from(role));
         crate::policy::lockout::threshold(&facts, &settings) > 0
     });
     for &(role, _) in &locked {
