@@ -31,8 +31,16 @@ start() {
     } | as_postgres tee -a "$dir/data/postgresql.conf" >/dev/null
     # A Rust backtrace setting in the caller's environment would put backtraces
     # into the DETAIL of errors that pass through the extension's hooks.
-    as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
-        { cat "$dir/server.log" >&2; return 1; }
+    # The fixed test ports lie in the kernel's ephemeral range, so a client
+    # connection of another test can hold one for a moment: retry then.
+    local try
+    for try in 1 2 3 4 5; do
+        as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null && return 0
+        grep -q "could not bind" "$dir/server.log" || break
+        sleep 2
+    done
+    cat "$dir/server.log" >&2
+    return 1
 }
 
 stop() {

@@ -21,8 +21,13 @@ uri="$(sql -At -c "SELECT managed_roles.create_managed_user('sb_before', 'writer
 rm -rf "$SDIR" && mkdir -p "$SDIR" && { [ "$(id -u)" -ne 0 ] || chown postgres: "$SDIR"; }
 as_postgres "$BINDIR/pg_basebackup" -h "$DIR" -p "$PORT" -U postgres -D "$SDIR/data" -R -X stream
 printf "port = %s\nunix_socket_directories = '%s'\n" "$SPORT" "$SDIR" | as_postgres tee -a "$SDIR/data/postgresql.conf" >/dev/null
-as_postgres env -u RUST_BACKTRACE "$BINDIR/pg_ctl" -D "$SDIR/data" -l "$SDIR/server.log" -w -t 60 start >/dev/null ||
-    { cat "$SDIR/server.log"; fail "standby did not start"; }
+# Retried while its port is held for a moment by another test's client
+# connection (the fixed test ports lie in the kernel's ephemeral range).
+for try in 1 2 3 4 5; do
+    as_postgres env -u RUST_BACKTRACE "$BINDIR/pg_ctl" -D "$SDIR/data" -l "$SDIR/server.log" -w -t 60 start >/dev/null && break
+    grep -q "could not bind" "$SDIR/server.log" && [ "$try" -lt 5 ] || { cat "$SDIR/server.log"; fail "standby did not start"; }
+    sleep 2
+done
 [ "$(ssql -Atc 'SELECT pg_is_in_recovery()')" = t ] || fail "standby is not in recovery"
 
 # A user created on the primary after the standby started replicates.
