@@ -12,7 +12,7 @@
 ROUNDS="${ROUNDS:-5}"
 SECS="${SECONDS_PER_ROUND:-10}"
 CLIENTS="${CLIENTS:-4}"
-PORT=54342
+PORT=29342
 DIR=/var/tmp/managed_roles-bench-connections
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

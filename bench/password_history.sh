@@ -9,7 +9,7 @@
 # usage: bench/password_history.sh   (env: PG_MAJOR=15 ROUNDS=3 SECONDS_PER_ROUND=10)
 ROUNDS="${ROUNDS:-3}"
 SECS="${SECONDS_PER_ROUND:-10}"
-PORT=54343
+PORT=29343
 DIR=/var/tmp/managed_roles-bench-history
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

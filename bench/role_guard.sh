@@ -9,7 +9,7 @@
 ROUNDS="${ROUNDS:-3}"
 SECS="${SECONDS_PER_ROUND:-10}"
 CLIENTS="${CLIENTS:-2}"
-PORT=54341
+PORT=29341
 DIR=/var/tmp/managed_roles-bench-guard
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

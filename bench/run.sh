@@ -14,7 +14,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 ROUNDS="${ROUNDS:-5}"
 SECS="${SECONDS_PER_ROUND:-10}"
 DIR=/var/tmp/managed_roles-bench
-PORT=54360
+PORT=29360
 sections=("$@")
 [ "${#sections[@]}" -gt 0 ] || sections=(overhead password oversized memory provisioning scale peers)
 

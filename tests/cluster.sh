@@ -13,6 +13,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 start() {
     local dir="$1" port="$2"
     shift 2
+    local low high
+    if read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null &&
+        [ "$port" -ge "$low" ] && [ "$port" -le "$high" ]; then
+        echo "cluster.sh: warning: port $port lies in the ephemeral range $low-$high; a client connection may hold it" >&2
+    fi
     stop "$dir" >/dev/null 2>&1 || true
     rm -rf "$dir"
     mkdir -p "$dir"
@@ -31,8 +36,9 @@ start() {
     } | as_postgres tee -a "$dir/data/postgresql.conf" >/dev/null
     # A Rust backtrace setting in the caller's environment would put backtraces
     # into the DETAIL of errors that pass through the extension's hooks.
-    # The fixed test ports lie in the kernel's ephemeral range, so a client
-    # connection of another test can hold one for a moment: retry then.
+    # The fixed test ports lie below the kernel's ephemeral range (client
+    # connections took ports inside it away from the servers); a port still
+    # held for a moment by a server of the previous test is retried.
     local try
     for try in 1 2 3 4 5; do
         as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null && return 0

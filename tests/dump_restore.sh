@@ -9,8 +9,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 DIR=/var/tmp/managed_roles-dump-$PG_MAJOR
 DIR2=/var/tmp/managed_roles-dump2-$PG_MAJOR
-PORT=54351
-PORT2=54352
+PORT=29351
+PORT2=29352
 "$here/cluster.sh" start "$DIR" "$PORT"
 "$here/cluster.sh" start "$DIR2" "$PORT2"
 trap '"$here/cluster.sh" stop "$DIR"; "$here/cluster.sh" stop "$DIR2"' EXIT

@@ -9,7 +9,7 @@
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 DIR=/var/tmp/managed_roles-login-$PG_MAJOR
-PORT=54364
+PORT=29364
 CERTS=/var/tmp/managed_roles-login-certs-$PG_MAJOR
 
 rm -rf "$CERTS" && mkdir -p "$CERTS"

@@ -14,7 +14,7 @@
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 DIR=/var/tmp/managed_roles-masking-$PG_MAJOR
-PORT=54358
+PORT=29358
 DB=masking
 RAND="$(head -c 256 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 20)"
 [ "${#RAND}" -eq 20 ] || fail "no random secret"
@@ -158,7 +158,7 @@ run_order "managed_roles,pg_stat_statements"
 # A memory-limited server: a writer's 128 MB password ends in an ERROR, and
 # the server (the other sessions, the postmaster) carries on.
 MEMDIR=/var/tmp/managed_roles-masking-mem-$PG_MAJOR
-MEMPORT=54361
+MEMPORT=29361
 trap '"$here/cluster.sh" stop "$DIR"; "$here/cluster.sh" stop "$MEMDIR"' EXIT
 "$here/cluster.sh" start "$MEMDIR" "$MEMPORT" "managed_roles.database = 'postgres'" \
     "log_statement = 'all'" "shared_buffers = '16MB'"

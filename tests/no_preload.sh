@@ -4,7 +4,7 @@
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 DIR=/var/tmp/managed_roles-nopreload-$PG_MAJOR
-PORT=54356
+PORT=29356
 PRELOAD="" "$here/cluster.sh" start "$DIR" "$PORT" "managed_roles.database = 'postgres'"
 trap '"$here/cluster.sh" stop "$DIR"' EXIT
 sql() { psql_at "$DIR" "$PORT" postgres "$@"; }

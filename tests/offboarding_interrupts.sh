@@ -11,7 +11,7 @@
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 DIR=/var/tmp/managed_roles-interrupts-$PG_MAJOR
-PORT=54357
+PORT=29357
 "$here/cluster.sh" start "$DIR" "$PORT" "max_prepared_transactions = 10" "restart_after_crash = on"
 pids=()
 cleanup() {

@@ -24,7 +24,7 @@ pass "package tree for PostgreSQL $PG_MAJOR: $(find "$tree" -type f | wc -l) fil
 # Install it the way the README says: copy the tree onto /.
 cp -r "$tree"/. /
 DIR=/var/tmp/managed_roles-package-$PG_MAJOR
-PORT=54355
+PORT=29355
 "$here/cluster.sh" start "$DIR" "$PORT"
 trap '"$here/cluster.sh" stop "$DIR"' EXIT
 psql_at "$DIR" "$PORT" postgres -c "CREATE EXTENSION managed_roles" >/dev/null

@@ -12,8 +12,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 DIR=/var/tmp/managed_roles-lifecycle-$PG_MAJOR
 DIR2=/var/tmp/managed_roles-lifecycle-restore-$PG_MAJOR
-PORT=54365
-PORT2=54366
+PORT=29365
+PORT2=29366
 
 "$here/cluster.sh" start "$DIR" "$PORT"
 trap '"$here/cluster.sh" stop "$DIR"; "$here/cluster.sh" stop "$DIR2" 2>/dev/null || true' EXIT

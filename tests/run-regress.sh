@@ -8,7 +8,7 @@
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
-PORT="${REGRESS_PORT:-54330}"
+PORT="${REGRESS_PORT:-29330}"
 DBNAME=managed_roles_regress
 work="/var/tmp/managed_roles-regress-$PG_MAJOR"
 
@@ -23,13 +23,13 @@ trap '"$here/cluster.sh" stop "$work/cluster"' EXIT
 rm -rf "$work/suite"
 mkdir -p "$work/suite"
 cp -r "$here/pg_regress/sql" "$here/pg_regress/expected" "$work/suite/"
-# The tests and their expected output are written for port 54330 (URIs they
+# The tests and their expected output are written for port 29330 (URIs they
 # build, credentials they show); on another port (REGRESS_PORT, e.g. to test
 # two versions side by side) the copies say the port the server really uses.
 # Ports have five digits either way, so psql's column widths do not change.
-if [ "$PORT" != 54330 ]; then
-    [ "${#PORT}" -eq 5 ] || fail "REGRESS_PORT must have five digits (the expected output is aligned for 54330)"
-    sed -i "s/54330/$PORT/g" "$work"/suite/sql/* "$work"/suite/expected/*
+if [ "$PORT" != 29330 ]; then
+    [ "${#PORT}" -eq 5 ] || fail "REGRESS_PORT must have five digits (the expected output is aligned for 29330)"
+    sed -i "s/29330/$PORT/g" "$work"/suite/sql/* "$work"/suite/expected/*
 fi
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work/suite"
 

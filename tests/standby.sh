@@ -6,8 +6,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 DIR=/var/tmp/managed_roles-primary-$PG_MAJOR
 SDIR=/var/tmp/managed_roles-standby-$PG_MAJOR
-PORT=54353
-SPORT=54354
+PORT=29353
+SPORT=29354
 "$here/cluster.sh" start "$DIR" "$PORT" "wal_level = replica" "max_wal_senders = 4" "log_statement = 'all'"
 "$here/cluster.sh" stop "$SDIR" 2>/dev/null || true
 trap '"$here/cluster.sh" stop "$SDIR" || true; "$here/cluster.sh" stop "$DIR"' EXIT
@@ -21,8 +21,7 @@ uri="$(sql -At -c "SELECT managed_roles.create_managed_user('sb_before', 'writer
 rm -rf "$SDIR" && mkdir -p "$SDIR" && { [ "$(id -u)" -ne 0 ] || chown postgres: "$SDIR"; }
 as_postgres "$BINDIR/pg_basebackup" -h "$DIR" -p "$PORT" -U postgres -D "$SDIR/data" -R -X stream
 printf "port = %s\nunix_socket_directories = '%s'\n" "$SPORT" "$SDIR" | as_postgres tee -a "$SDIR/data/postgresql.conf" >/dev/null
-# Retried while its port is held for a moment by another test's client
-# connection (the fixed test ports lie in the kernel's ephemeral range).
+# Retried while its port is still held for a moment (see tests/cluster.sh).
 for try in 1 2 3 4 5; do
     as_postgres env -u RUST_BACKTRACE "$BINDIR/pg_ctl" -D "$SDIR/data" -l "$SDIR/server.log" -w -t 60 start >/dev/null && break
     grep -q "could not bind" "$SDIR/server.log" && [ "$try" -lt 5 ] || { cat "$SDIR/server.log"; fail "standby did not start"; }

@@ -18,7 +18,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 ALLOWED="$here/transparency/allowed-$PG_MAJOR.diff"
 WORK=/var/tmp/managed_roles-transparency-$PG_MAJOR
-PORT=54362
+PORT=29362
 PGXS_DIR="$(dirname "$("$PG_CONFIG" --pgxs)")/.."
 PG_REGRESS="$PGXS_DIR/test/regress/pg_regress"
 [ -x "$PG_REGRESS" ] || fail "pg_regress not found at $PG_REGRESS (postgresql-server-dev-$PG_MAJOR)"

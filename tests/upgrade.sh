@@ -9,7 +9,7 @@
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 DIR=/var/tmp/managed_roles-upgrade-$PG_MAJOR
-PORT=54350
+PORT=29350
 current="$(sed -n 's/^version = "\(.*\)"/\1/p' "$here/../Cargo.toml" | head -1)"
 trap '"$here/cluster.sh" stop "$DIR"' EXIT
 sql() { psql_at "$DIR" "$PORT" postgres "$@"; }

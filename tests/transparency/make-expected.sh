@@ -8,7 +8,7 @@
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/lib.sh"
 DIR=/var/tmp/managed_roles-vanilla-$PG_MAJOR
-PORT=54363
+PORT=29363
 name="${1:-transparency.out}"
 PRELOAD="" "$here/cluster.sh" start "$DIR" "$PORT"
 trap '"$here/cluster.sh" stop "$DIR"' EXIT

@@ -9,7 +9,7 @@ SELECT current_user, inet_server_addr() AS over_tcp,
 -- A wrong password is refused: SCRAM is really checked (dblink logs in as a
 -- separate client so that this script keeps its own connection).
 \c :su
-SELECT dblink_connect('wrong', 'postgresql://login_user:wrong-password@127.0.0.1:54330/managed_roles_regress');
+SELECT dblink_connect('wrong', 'postgresql://login_user:wrong-password@127.0.0.1:29330/managed_roles_regress');
 -- After a reset the old password no longer works and the new one does.
 SELECT managed_roles.reset_managed_password('login_user') ->> 'uri' AS new_uri \gset
 SELECT dblink_connect('stale', :'uri');

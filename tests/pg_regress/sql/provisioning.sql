@@ -7,7 +7,7 @@ SELECT coalesce(max(id), 0) AS audit_start FROM managed_roles.audit_log \gset
 SELECT managed_roles.create_managed_user('alex', 'manager') AS creds \gset
 SELECT :'creds'::jsonb - 'password' - 'uri' AS creds;
 SELECT :'creds'::jsonb ->> 'password' ~ '^[A-Za-z0-9]{24}$' AS password_ok,
-       :'creds'::jsonb ->> 'uri' = format('postgresql://alex:%s@127.0.0.1:54330/managed_roles_regress',
+       :'creds'::jsonb ->> 'uri' = format('postgresql://alex:%s@127.0.0.1:29330/managed_roles_regress',
                                           :'creds'::jsonb ->> 'password') AS uri_ok;
 -- The default template is writer; the database argument changes the URI.
 SELECT managed_roles.create_managed_user('wendy', database => 'postgres') - 'password' - 'uri' AS creds;

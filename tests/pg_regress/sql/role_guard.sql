@@ -39,7 +39,7 @@ SELECT current_user, rolcreaterole FROM pg_roles WHERE rolname = current_user;
 \ir sql/role_guard_attacks.psql
 -- A plain role with CREATEROLE, created with SQL (on PostgreSQL 15 it could
 -- otherwise alter or drop any non-superuser role).
-\c postgresql://g_plain:Gp9-Walrus-Ember-Cactus-1k@127.0.0.1:54330/managed_roles_regress
+\c postgresql://g_plain:Gp9-Walrus-Ember-Cactus-1k@127.0.0.1:29330/managed_roles_regress
 SELECT current_user, rolcreaterole FROM pg_roles WHERE rolname = current_user;
 \ir sql/role_guard_attacks.psql
 -- Giving attributes it does not have.
@@ -84,7 +84,7 @@ BEGIN
     EXECUTE format('GRANT pg_monitor TO %I', target);
 END $$;
 GRANT EXECUTE ON FUNCTION g_grant_monitor(name) TO g_plain;
-\c postgresql://g_plain:Gp9-Walrus-Ember-Cactus-1k@127.0.0.1:54330/managed_roles_regress
+\c postgresql://g_plain:Gp9-Walrus-Ember-Cactus-1k@127.0.0.1:29330/managed_roles_regress
 CREATE ROLE g_helper;
 SELECT g_grant_monitor('g_helper');
 GRANT pg_execute_server_program TO g_helper;
