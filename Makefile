@@ -61,6 +61,7 @@ scripts: install
 	PG_MAJOR=$(PG) tests/masking.sh
 	PG_MAJOR=$(PG) tests/login_security.sh
 	PG_MAJOR=$(PG) tests/password_lifecycle.sh
+	PG_MAJOR=$(PG) tests/expiry.sh
 	PG_MAJOR=$(PG) tests/transparency.sh
 
 package: setup

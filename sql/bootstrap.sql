@@ -50,11 +50,21 @@ CREATE TABLE managed_roles.users (
     created_by_oid  oid,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     password_set_at timestamptz,
-    adopted         boolean NOT NULL DEFAULT false
+    adopted         boolean NOT NULL DEFAULT false,
+    expires_at      timestamptz,
+    locked_at       timestamptz,
+    offboard_attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz,
+    last_error      text
 );
 CREATE INDEX users_template_idx ON managed_roles.users (template);
+-- The expiry worker reads only the time-bound users that are due, and the
+-- first one that is not: never the whole registry.
+CREATE INDEX users_expires_at_idx ON managed_roles.users (expires_at) WHERE expires_at IS NOT NULL;
 COMMENT ON TABLE managed_roles.users IS 'Registry of managed users, keyed by role OID so it survives renames';
 COMMENT ON COLUMN managed_roles.users.username IS 'Name when registered; maps the row to its role when a dump is restored into another cluster';
+COMMENT ON COLUMN managed_roles.users.expires_at IS 'End of a time-bound user''s lifetime (NULL: none); see expiry_status';
+COMMENT ON COLUMN managed_roles.users.locked_at IS 'When the expiry worker or expire_managed_user() locked the expired user';
 
 CREATE TABLE managed_roles.audit_log (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -64,7 +74,8 @@ CREATE TABLE managed_roles.audit_log (
     action       text NOT NULL CHECK (action IN ('create', 'adopt', 'reset_password', 'lock', 'unlock', 'drop',
                                                  'define_template', 'drop_template', 'force_logout',
                                                  'block_connections', 'restore_connections',
-                                                 'lockout', 'reset_login_activity')),
+                                                 'lockout', 'reset_login_activity',
+                                                 'renew', 'expire', 'expiry_lock', 'expiry_failed')),
     target       name,
     target_oid   oid,
     details      jsonb NOT NULL DEFAULT '{}'

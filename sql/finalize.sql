@@ -11,7 +11,9 @@ GRANT EXECUTE ON FUNCTION managed_roles.generate_password(integer) TO PUBLIC;
 -- Managers provision through the functions; the functions check per call
 -- which templates and users the caller may touch.
 GRANT EXECUTE ON FUNCTION
-    managed_roles.create_managed_user(text, text, text, text),
+    managed_roles.create_managed_user(text, text, text, text, interval, timestamptz),
+    managed_roles.renew_managed_user(text, interval),
+    managed_roles.expire_managed_user(text),
     managed_roles.reset_managed_password(text, text, text),
     managed_roles.adopt_user(text, text),
     managed_roles.drop_managed_user(text, text, boolean),
@@ -23,7 +25,8 @@ GRANT EXECUTE ON FUNCTION
     managed_roles.owned_objects(text),
     managed_roles.resolve_offboarding()
   TO managed_manager;
-GRANT SELECT ON managed_roles.users, managed_roles.managed_users, managed_roles.audit_log TO managed_manager;
+GRANT SELECT ON managed_roles.users, managed_roles.managed_users, managed_roles.audit_log,
+    managed_roles.expiry_status TO managed_manager;
 
 -- Login activity: superusers, managers and the monitor template's users.
 -- Reading the view calls _login_activity() with the reader's rights.

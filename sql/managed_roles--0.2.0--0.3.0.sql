@@ -145,3 +145,89 @@ $function$;
 COMMENT ON FUNCTION managed_roles.expiring_passwords(interval) IS 'Managed users whose password expires within the given interval (or has expired)';
 REVOKE ALL ON FUNCTION managed_roles.expiring_passwords(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION managed_roles.expiring_passwords(interval) TO managed_manager;
+
+-- Part: time-bound credentials (issue 16; src/services/expiry/,
+-- sql/expiry.sql). The registry records each user's expiry and the expiry
+-- worker's progress; create_managed_user gains valid_for and valid_until
+-- (a new signature: the old function is replaced, its grant renewed).
+ALTER TABLE managed_roles.users
+    ADD COLUMN expires_at timestamptz,
+    ADD COLUMN locked_at timestamptz,
+    ADD COLUMN offboard_attempts integer NOT NULL DEFAULT 0,
+    ADD COLUMN next_attempt_at timestamptz,
+    ADD COLUMN last_error text;
+-- The expiry worker reads only the time-bound users that are due, and the
+-- first one that is not: never the whole registry.
+CREATE INDEX users_expires_at_idx ON managed_roles.users (expires_at) WHERE expires_at IS NOT NULL;
+COMMENT ON COLUMN managed_roles.users.expires_at IS 'End of a time-bound user''s lifetime (NULL: none); see expiry_status';
+COMMENT ON COLUMN managed_roles.users.locked_at IS 'When the expiry worker or expire_managed_user() locked the expired user';
+ALTER TABLE managed_roles.audit_log DROP CONSTRAINT audit_log_action_check;
+ALTER TABLE managed_roles.audit_log ADD CONSTRAINT audit_log_action_check
+    CHECK (action IN ('create', 'adopt', 'reset_password', 'lock', 'unlock', 'drop',
+                      'define_template', 'drop_template', 'force_logout',
+                      'block_connections', 'restore_connections',
+                      'lockout', 'reset_login_activity',
+                      'renew', 'expire', 'expiry_lock', 'expiry_failed'));
+
+CREATE OR REPLACE VIEW managed_roles.managed_users AS
+SELECT r.rolname AS username, u.template, u.created_by, u.created_at, u.password_set_at, u.adopted,
+       r.rolcanlogin AS can_login, r.rolvaliduntil AS valid_until, u.role_oid, u.expires_at
+  FROM managed_roles.users u
+  JOIN pg_catalog.pg_roles r ON r.oid = u.role_oid;
+
+DROP FUNCTION managed_roles.create_managed_user(text, text, text, text);
+CREATE FUNCTION managed_roles."create_managed_user"(
+	"name" TEXT,
+	"role" TEXT DEFAULT 'writer',
+	"password" TEXT DEFAULT NULL,
+	"database" TEXT DEFAULT NULL,
+	"valid_for" interval DEFAULT NULL,
+	"valid_until" timestamp with time zone DEFAULT NULL
+) RETURNS jsonb
+VOLATILE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'create_managed_user_wrapper';
+CREATE FUNCTION managed_roles."renew_managed_user"(
+	"name" TEXT,
+	"valid_for" interval DEFAULT NULL
+) RETURNS jsonb
+VOLATILE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'renew_managed_user_wrapper';
+CREATE FUNCTION managed_roles."expire_managed_user"(
+	"name" TEXT
+) RETURNS jsonb
+VOLATILE
+SET search_path TO pg_catalog, @extschema@, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'expire_managed_user_wrapper';
+REVOKE ALL ON FUNCTION managed_roles.create_managed_user(text, text, text, text, interval, timestamptz),
+    managed_roles.renew_managed_user(text, interval), managed_roles.expire_managed_user(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION managed_roles.create_managed_user(text, text, text, text, interval, timestamptz),
+    managed_roles.renew_managed_user(text, interval), managed_roles.expire_managed_user(text)
+  TO managed_manager;
+
+-- Every time-bound managed user and where it stands:
+--   active    before its expiry;
+--   expired   past it, not yet locked (the worker is about to);
+--   locked    NOLOGIN, sessions ended, offboarded at offboard_after;
+--   retrying  an offboarding failed (last_error) and is tried again at next_attempt_at.
+-- Offboarded users leave the registry; the audit log keeps what happened.
+CREATE VIEW managed_roles.expiry_status AS
+SELECT r.rolname AS username, u.template, u.created_by, u.created_at, u.expires_at,
+       CASE WHEN u.locked_at IS NULL AND u.expires_at > pg_catalog.now() THEN 'active'
+            WHEN u.locked_at IS NULL THEN 'expired'
+            WHEN u.offboard_attempts = 0 THEN 'locked'
+            ELSE 'retrying' END AS state,
+       u.locked_at,
+       u.expires_at + COALESCE(NULLIF(pg_catalog.current_setting('managed_roles.expiry_grace', true), ''),
+                               '1d')::interval AS offboard_after,
+       u.offboard_attempts AS failed_attempts, u.next_attempt_at, u.last_error, u.role_oid
+  FROM managed_roles.users u
+  JOIN pg_catalog.pg_roles r ON r.oid = u.role_oid
+ WHERE u.expires_at IS NOT NULL;
+COMMENT ON VIEW managed_roles.expiry_status IS 'Time-bound managed users: expiry, state (active, expired, locked, retrying), when they are offboarded, failed attempts';
+REVOKE ALL ON managed_roles.expiry_status FROM PUBLIC;
+GRANT SELECT ON managed_roles.expiry_status TO managed_manager;

@@ -15,7 +15,7 @@ COMMENT ON VIEW managed_roles.role_overview IS 'Roles and their memberships, as 
 
 CREATE VIEW managed_roles.managed_users AS
 SELECT r.rolname AS username, u.template, u.created_by, u.created_at, u.password_set_at, u.adopted,
-       r.rolcanlogin AS can_login, r.rolvaliduntil AS valid_until, u.role_oid
+       r.rolcanlogin AS can_login, r.rolvaliduntil AS valid_until, u.role_oid, u.expires_at
   FROM managed_roles.users u
   JOIN pg_catalog.pg_roles r ON r.oid = u.role_oid;
 COMMENT ON VIEW managed_roles.managed_users IS 'The registry of managed users with their current names';

@@ -49,6 +49,10 @@ static AUTH_FAILURE_DELAY: GucSetting<i32> = GucSetting::<i32>::new(0);
 static LOGIN_ACTIVITY_MAX: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static PRELOAD_PASSWORD_DICTIONARIES: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+// Time-bound credentials (the expiry worker reads them; reload).
+static EXPIRY_GRACE: GucSetting<i32> = GucSetting::<i32>::new(24 * 60 * 60);
+static EXPIRY_RETRY_DELAY: GucSetting<i32> = GucSetting::<i32>::new(60);
+
 pub fn init() {
     // PostgreSQL refuses (FATAL) to define a server-start setting after
     // startup, so managed_roles.database only exists when preloaded; without
@@ -191,6 +195,26 @@ fn define_session_settings() {
 /// read by the ClientAuthentication hook; what the postmaster builds), so
 /// they exist only then.
 fn define_preloaded_settings() {
+    GucRegistry::define_int_guc(
+        c"managed_roles.expiry_grace",
+        c"How long an expired managed user stays locked before the expiry worker offboards it.",
+        c"Counted from its expiry; renew_managed_user() within it gives the user back its login.",
+        &EXPIRY_GRACE,
+        0,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"managed_roles.expiry_retry_delay",
+        c"Wait before the expiry worker retries a failed offboarding; doubled after each failure, up to 64 times.",
+        c"",
+        &EXPIRY_RETRY_DELAY,
+        1,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
     GucRegistry::define_int_guc(
         c"managed_roles.max_auth_failures",
         c"Consecutive failed password authentications after which a role is locked out (0: never).",
@@ -365,6 +389,14 @@ pub fn allow_hashed_passwords() -> bool {
 /// Whether passwords are masked in logs and statistics.
 pub fn redact_passwords() -> bool {
     REDACT_PASSWORDS.get()
+}
+
+/// The expiry worker's timings, in microseconds.
+pub fn expiry_settings() -> crate::policy::expiry::Settings {
+    crate::policy::expiry::Settings {
+        grace_us: i64::from(EXPIRY_GRACE.get().max(0)) * 1_000_000,
+        retry_delay_us: i64::from(EXPIRY_RETRY_DELAY.get().max(1)) * 1_000_000,
+    }
 }
 
 /// The lockout rules in force now (they change on reload).

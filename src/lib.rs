@@ -59,6 +59,7 @@ extension_sql_file!(
     name = "password_lifecycle",
     requires = ["views"]
 );
+extension_sql_file!("../sql/expiry.sql", name = "expiry", requires = ["views"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -72,6 +73,10 @@ pub extern "C-unwind" fn _PG_init() {
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
     gucs::init();
     hooks::install();
+    // SAFETY: read once in _PG_init.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        services::expiry::scheduler::register();
+    }
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -116,7 +121,7 @@ mod tests {
     #[pg_test(error = "permission denied to create users of template \"writer\"")]
     fn caller_is_the_current_user_not_the_owner() {
         Spi::run("CREATE ROLE pgt_plain LOGIN").unwrap();
-        Spi::run("GRANT EXECUTE ON FUNCTION managed_roles.create_managed_user(text, text, text, text) TO pgt_plain")
+        Spi::run("GRANT EXECUTE ON FUNCTION managed_roles.create_managed_user(text, text, text, text, interval, timestamptz) TO pgt_plain")
             .unwrap();
         // The functions run their privileged steps as the extension owner, but
         // decide on the current user: after SET ROLE, that is pgt_plain.

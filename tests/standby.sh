@@ -91,3 +91,19 @@ history="SELECT label FROM pg_shseclabel WHERE objoid = 'sb_hist'::regrole AND p
 [ -n "$(sql -Atc "$history")" ] || fail "no password history on the primary"
 [ "$(ssql -Atc "$history")" = "$(sql -Atc "$history")" ] || fail "the standby's password history differs from the primary's"
 pass "the password history on the standby matches the primary's"
+
+# Time-bound users: the primary's expiry worker locks them; the standby
+# runs no expiry worker and does nothing itself (it only replays).
+sql -c "SELECT managed_roles.create_managed_user('sb_temp', 'writer', valid_for => '1 second')" >/dev/null
+for _ in $(seq 100); do
+    [ "$(sql -Atc "SELECT state FROM managed_roles.expiry_status WHERE username = 'sb_temp'")" = locked ] && break
+    sleep 0.1
+done
+[ "$(sql -Atc "SELECT state FROM managed_roles.expiry_status WHERE username = 'sb_temp'")" = locked ] ||
+    fail "the primary's expiry worker did not lock the expired user"
+expiry_workers="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'managed_roles expiry'"
+[ "$(sql -Atc "$expiry_workers")" -ge 1 ] || fail "no expiry worker on the primary"
+[ "$(ssql -Atc "$expiry_workers")" = 0 ] || fail "an expiry worker runs on the standby"
+! grep -q "managed_roles: managed user \"sb_temp\" expired" "$SDIR/server.log" || fail "the standby acted on an expiry"
+grep -q "managed_roles: managed user \"sb_temp\" expired" "$DIR/server.log" || fail "the primary's log does not show the lock"
+pass "a standby runs no expiry worker and does nothing; the primary locks the expired user"

@@ -2,6 +2,7 @@
 //! trigger) with their argument handling, one file per group. Each calls
 //! into `services`; api files never import each other.
 
+pub mod expiry;
 pub mod login;
 pub mod passwords;
 pub mod protection;

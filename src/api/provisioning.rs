@@ -1,6 +1,7 @@
 //! SQL functions of provisioning.
 
 use crate::services::provisioning;
+use pgrx::datum::Interval;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -22,7 +23,9 @@ fn resolve_offboarding() -> JsonB {
 }
 
 /// Creates a LOGIN role from a template with a generated (or given) password
-/// and returns its credentials.
+/// and returns its credentials. With `valid_for` or `valid_until` (or a
+/// template lifetime) the user is time-bound: locked at its expiry and
+/// offboarded by the expiry worker after `managed_roles.expiry_grace`.
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
 fn create_managed_user(
@@ -30,8 +33,10 @@ fn create_managed_user(
     role: default!(Option<&str>, "'writer'"),
     password: default!(Option<&str>, "NULL"),
     database: default!(Option<&str>, "NULL"),
+    valid_for: default!(Option<Interval>, "NULL"),
+    valid_until: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> JsonB {
-    provisioning::create_managed_user(name, role, password, database)
+    provisioning::create_managed_user(name, role, password, database, valid_for, valid_until)
 }
 
 /// Gives a managed user a new password (generated unless given) and returns

@@ -47,3 +47,36 @@ pub fn schema_exists(name: &str) -> bool {
     ))
     .unwrap_or(false)
 }
+
+/// Whether a database of that name exists, for a process connected to no
+/// database (the expiry launcher): a plain heap scan of the shared catalog
+/// pg_database, as the autovacuum launcher lists databases (an index scan
+/// would need pg_class, which only a database has). Call in a transaction.
+pub fn database_exists_without_connection(name: &str) -> bool {
+    let mut found = false;
+    // SAFETY: pg_database is a shared catalog readable without a database;
+    // the scan and the relation are closed before returning (an ERROR
+    // aborts the transaction, which releases both).
+    unsafe {
+        let rel = pg_sys::table_open(
+            pg_sys::DatabaseRelationId,
+            pg_sys::AccessShareLock as pg_sys::LOCKMODE,
+        );
+        let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
+        loop {
+            let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
+            if tuple.is_null() {
+                break;
+            }
+            let form = pg_sys::GETSTRUCT(tuple).cast::<pg_sys::FormData_pg_database>();
+            let datname = std::ffi::CStr::from_ptr((*form).datname.data.as_ptr());
+            if datname.to_bytes() == name.as_bytes() {
+                found = true;
+                break;
+            }
+        }
+        pg_sys::table_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    }
+    found
+}

@@ -73,6 +73,8 @@ extern bool managed_roles_authentication(const char *user, const char *database,
 										 bool encrypted, bool succeeded);
 extern void managed_roles_login_shmem_request(void);
 extern void managed_roles_login_shmem_startup(void);
+extern void managed_roles_expiry_shmem_request(void);
+extern void managed_roles_expiry_shmem_startup(void);
 
 /*
  * A copy of `query` in which every literal token of the statement that
@@ -222,6 +224,7 @@ shmem_startup(void)
 		prev_shmem_startup();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	managed_roles_login_shmem_startup();
+	managed_roles_expiry_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	if (!moved_to_front && ProcessUtility_hook != process_utility)
 	{
@@ -315,6 +318,7 @@ shmem_request(void)
 	if (prev_shmem_request)
 		prev_shmem_request();
 	managed_roles_login_shmem_request();
+	managed_roles_expiry_shmem_request();
 }
 #endif
 
@@ -448,5 +452,6 @@ managed_roles_install_hooks(void)
 	shmem_request_hook = shmem_request;
 #else
 	managed_roles_login_shmem_request();
+	managed_roles_expiry_shmem_request();
 #endif
 }

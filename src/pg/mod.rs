@@ -4,6 +4,7 @@
 //! the C-string helpers the hooks share.
 
 pub mod catalog;
+pub mod expiry_schedule;
 pub mod identity;
 pub mod login_activity;
 pub mod masking;

@@ -2,6 +2,7 @@
 //! server. Policy imports nothing of the crate but `errors`.
 
 pub mod credentials;
+pub mod expiry;
 pub mod guard;
 pub mod lockout;
 pub mod names;

@@ -72,6 +72,35 @@ impl RoleLabel {
     }
 }
 
+/// How long the template's users live (time-bound credentials) and what
+/// happens to their objects when the expiry worker offboards them.
+/// Intervals are PostgreSQL interval text ("30 days"), checked by the
+/// template store when the template is defined.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lifetime {
+    /// Lifetime of a user created without valid_for/valid_until.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Longest lifetime, counted from the user's creation: no creation or
+    /// renewal goes beyond it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<String>,
+    /// Who receives the objects of an expired user (default: the role that
+    /// provisioned it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heir: Option<String>,
+    /// Drop an expired user's objects instead of handing them to the heir.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_objects: bool,
+}
+
+impl Lifetime {
+    pub fn is_empty(&self) -> bool {
+        *self == Lifetime::default()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SchemaPrivilege {
     #[serde(rename = "USAGE", alias = "usage")]
@@ -102,9 +131,11 @@ pub struct TemplateSpec {
     pub includes: Vec<String>,
     #[serde(default)]
     pub schema_privileges: BTreeMap<String, BTreeSet<SchemaPrivilege>>,
+    #[serde(default, skip_serializing_if = "Lifetime::is_empty")]
+    pub lifetime: Lifetime,
 }
 
-const SPEC_HINT: &str = "A spec looks like {\"login\": {\"createdb\": bool, \"createrole\": bool, \"replication\": bool, \"bypassrls\": bool, \"connection_limit\": int, \"password_valid_days\": int, \"max_auth_failures\": int}, \"member_of\": [role], \"admin_of\": [role], \"includes\": [template], \"schema_privileges\": {\"schema\": [\"USAGE\", \"CREATE\"]}}; every key is optional.";
+const SPEC_HINT: &str = "A spec looks like {\"login\": {\"createdb\": bool, \"createrole\": bool, \"replication\": bool, \"bypassrls\": bool, \"connection_limit\": int, \"password_valid_days\": int, \"max_auth_failures\": int}, \"member_of\": [role], \"admin_of\": [role], \"includes\": [template], \"schema_privileges\": {\"schema\": [\"USAGE\", \"CREATE\"]}, \"lifetime\": {\"default\": interval, \"max\": interval, \"heir\": role, \"drop_objects\": bool}}; every key is optional.";
 
 fn mentions_superuser(value: &serde_json::Value) -> bool {
     match value {
@@ -172,6 +203,28 @@ pub fn parse_spec(template: &str, value: &serde_json::Value) -> Result<TemplateS
         }
     }
     dedup_keep_order(&mut spec.includes);
+    let lifetime = &spec.lifetime;
+    for (key, value) in [("default", &lifetime.default), ("max", &lifetime.max)] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.trim().is_empty() || v.len() > 100)
+        {
+            return Err(invalid_parameter(format!(
+                "lifetime.{key} must be an interval such as \"30 days\""
+            )));
+        }
+    }
+    if let Some(heir) = &lifetime.heir {
+        if heir.is_empty() || heir.len() > MAX_NAME_BYTES {
+            return Err(invalid_parameter(format!(
+                "lifetime.heir is an invalid role name \"{heir}\""
+            )));
+        }
+        if lifetime.drop_objects {
+            return Err(invalid_parameter("give lifetime.heir or lifetime.drop_objects, not both")
+                .hint("heir keeps every object of an expired user under a new owner; drop_objects drops them."));
+        }
+    }
     for (schema, privileges) in &spec.schema_privileges {
         if schema.is_empty() || schema.len() > MAX_NAME_BYTES {
             return Err(invalid_parameter(format!(
@@ -285,6 +338,32 @@ pub fn desired_memberships(spec: &TemplateSpec) -> BTreeMap<String, bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_parse_and_contradictions_are_refused() {
+        let spec = parse_spec(
+            "t",
+            &serde_json::json!({"lifetime": {"default": "7 days", "max": "30 days", "heir": "lead"}}),
+        )
+        .unwrap();
+        assert_eq!(spec.lifetime.max.as_deref(), Some("30 days"));
+        assert_eq!(spec.lifetime.heir.as_deref(), Some("lead"));
+        assert!(!spec.lifetime.drop_objects);
+        // An empty lifetime is left out of the stored spec.
+        let plain = parse_spec("t", &serde_json::json!({})).unwrap();
+        assert!(serde_json::to_value(&plain)
+            .unwrap()
+            .get("lifetime")
+            .is_none());
+        for bad in [
+            serde_json::json!({"lifetime": {"heir": "lead", "drop_objects": true}}),
+            serde_json::json!({"lifetime": {"ttl": "1 day"}}),
+            serde_json::json!({"lifetime": {"max": " "}}),
+            serde_json::json!({"lifetime": {"heir": ""}}),
+        ] {
+            assert!(parse_spec("t", &bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn role_label_round_trip() {

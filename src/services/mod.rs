@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod dependencies;
+pub mod expiry;
 pub mod login;
 pub mod offboard;
 pub mod passwords;

@@ -5,13 +5,14 @@ use crate::errors::{
 };
 use crate::gucs;
 use crate::pg::catalog;
-use crate::pg::identity::{as_extension_owner, caller};
+use crate::pg::identity::{as_extension_owner, caller, Caller};
 use crate::pg::roles;
 use crate::pg::spi::spi;
 use crate::policy::credentials;
 use crate::policy::names::validate_new_role_name;
 use crate::services::audit;
 use crate::services::dependencies::{dependencies, Dependencies};
+use crate::services::expiry;
 use crate::services::offboard;
 use crate::services::passwords as password;
 use crate::services::registry::{managed_user, require_managed, require_role};
@@ -65,14 +66,28 @@ fn choose_password(supplied: Option<&str>) -> (String, bool) {
     (plaintext, generated)
 }
 
-fn valid_until(template: &Template) -> Option<String> {
-    template.spec.login.password_valid_days.map(|days| {
-        spi(Spi::get_one_with_args::<String>(
-            "SELECT (pg_catalog.now() + pg_catalog.make_interval(days => $1))::text",
-            &[days.into()],
-        ))
-        .expect("timestamp")
-    })
+/// VALID UNTIL for a new password: the template's password age, and never
+/// after the user's own expiry (so that even a role someone gave LOGIN
+/// back cannot log in with its password once its lifetime is over).
+fn password_valid_until(template: &Template, expires_at: Option<i64>) -> Option<String> {
+    spi(Spi::get_one_with_args::<String>(
+        "SELECT LEAST(pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(days => $1), $2)::pg_catalog.text",
+        &[
+            template.spec.login.password_valid_days.into(),
+            expiry::as_timestamp(expires_at).into(),
+        ],
+    ))
+}
+
+/// The user's expiry as the registry has it.
+fn registered_expiry(role: pg_sys::Oid) -> Option<i64> {
+    spi(
+        Spi::get_one_with_args::<pgrx::datum::TimestampWithTimeZone>(
+            "SELECT expires_at FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1",
+            &[role.into()],
+        ),
+    )
+    .map(pg_sys::TimestampTz::from)
 }
 
 /// Creates a LOGIN role from a template with a generated (or given) password
@@ -82,6 +97,8 @@ pub fn create_managed_user(
     role: Option<&str>,
     password: Option<&str>,
     database: Option<&str>,
+    valid_for: Option<pgrx::datum::Interval>,
+    valid_until: Option<pgrx::datum::TimestampWithTimeZone>,
 ) -> JsonB {
     // Any argument may be a password (one passed in the wrong place too).
     crate::pg::masking::password_function_called();
@@ -106,6 +123,7 @@ pub fn create_managed_user(
                 .raise();
         }
         let (host, port, database) = connection_target(database);
+        let expires_at = expiry::expiry_for_new_user(&template, valid_for, valid_until);
         let (plaintext, generated) = choose_password(password);
 
         let ident = quote_identifier(name);
@@ -113,33 +131,42 @@ pub fn create_managed_user(
             "CREATE ROLE {ident} LOGIN INHERIT {}",
             login_options(&template.spec)
         )));
-        password::store_password(name, &plaintext, valid_until(&template).as_deref());
+        password::store_password(
+            name,
+            &plaintext,
+            password_valid_until(&template, expires_at).as_deref(),
+        );
         let role_oid = roles::role_oid(name).expect("role just created");
         apply_login_settings(role_oid, &template.spec);
         let groups = group_roles_for(&template.name, &templates);
         grant_groups(name, &groups);
 
         spi(Spi::run_with_args(
-            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted)
-             VALUES ($1, $2, $3::text::name, $4, pg_catalog.now(), false)
+            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted, expires_at)
+             VALUES ($1, $2, $3::text::name, $4, pg_catalog.now(), false, $5)
              ON CONFLICT (role_oid) DO UPDATE SET template = EXCLUDED.template, created_by = EXCLUDED.created_by,
                  created_by_oid = EXCLUDED.created_by_oid, created_at = pg_catalog.now(),
-                 password_set_at = pg_catalog.now(), adopted = false",
+                 password_set_at = pg_catalog.now(), adopted = false, expires_at = EXCLUDED.expires_at,
+                 locked_at = NULL, offboard_attempts = 0, next_attempt_at = NULL, last_error = NULL",
             &[
                 role_oid.into(),
                 template.name.as_str().into(),
                 caller.name.as_str().into(),
                 caller.oid.into(),
+                expiry::as_timestamp(expires_at).into(),
             ],
         ));
-        audit::record(
-            &caller,
-            "create",
-            Some(name),
-            Some(role_oid),
-            json!({"template": template.name, "groups": groups, "database": database, "password_generated": generated}),
-        );
-        credentials::credentials(name, &plaintext, &template.name, &host, port, &database)
+        let mut details = json!({"template": template.name, "groups": groups, "database": database, "password_generated": generated});
+        let mut creds =
+            credentials::credentials(name, &plaintext, &template.name, &host, port, &database);
+        if let Some(at) = expires_at {
+            let shown = expiry::as_timestamp(Some(at)).map(|t| t.to_iso_string());
+            details["expires_at"] = json!(shown);
+            creds["expires_at"] = json!(shown);
+            expiry::schedule_at_commit(at);
+        }
+        audit::record(&caller, "create", Some(name), Some(role_oid), details);
+        creds
     }))
 }
 
@@ -159,7 +186,11 @@ pub fn reset_managed_password(
         authorize_target(&caller, &user, &template, "reset the password of");
         let (host, port, database) = connection_target(database);
         let (plaintext, generated) = choose_password(password);
-        password::store_password(name, &plaintext, valid_until(&template).as_deref());
+        password::store_password(
+            name,
+            &plaintext,
+            password_valid_until(&template, registered_expiry(user.role.oid)).as_deref(),
+        );
         spi(Spi::run_with_args(
             "UPDATE managed_roles.users SET password_set_at = pg_catalog.now() WHERE role_oid = $1",
             &[user.role.oid.into()],
@@ -231,21 +262,31 @@ pub fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
         apply_login_settings(target.oid, &template.spec);
         let groups = group_roles_for(&template.name, &load_templates());
         sync_user_groups(target.oid, name, &groups);
+        // A template whose users are time-bound makes an adopted user one too.
+        let expires_at = expiry::expiry_for_new_user(&template, None, None);
         spi(Spi::run_with_args(
-            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted)
-             VALUES ($1, $2, $3::text::name, $4, NULL, true)
+            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted, expires_at)
+             VALUES ($1, $2, $3::text::name, $4, NULL, true, $5)
              ON CONFLICT (role_oid) DO UPDATE SET template = EXCLUDED.template, adopted = true",
             &[
                 target.oid.into(),
                 template.name.as_str().into(),
                 caller.name.as_str().into(),
                 caller.oid.into(),
+                expiry::as_timestamp(expires_at).into(),
             ],
         ));
+        if let Some(at) = expires_at {
+            expiry::limit_password_to(target.oid, at);
+            expiry::schedule_at_commit(at);
+        }
         if !target.can_login {
             pgrx::notice!("role \"{name}\" cannot log in (NOLOGIN); it was adopted as it is");
         }
-        let report = json!({"username": name, "template": template.name, "groups": groups, "attributes_before": before});
+        let mut report = json!({"username": name, "template": template.name, "groups": groups, "attributes_before": before});
+        if let Some(at) = expires_at {
+            report["expires_at"] = json!(expiry::as_timestamp(Some(at)).map(|t| t.to_iso_string()));
+        }
         audit::record(
             &caller,
             "adopt",
@@ -338,11 +379,25 @@ pub fn drop_managed_user(
     let caller = caller();
     let name = required(name, "user name");
     JsonB(as_extension_owner(|| {
+        offboard_user(&caller, &caller, name, reassign_to, drop_objects)
+    }))
+}
+
+/// drop_managed_user's work, as the extension owner: decided on `caller`'s
+/// rights, audited as done by `actor` (the caller, or the expiry worker).
+pub fn offboard_user(
+    caller: &Caller,
+    actor: &Caller,
+    name: &str,
+    reassign_to: Option<&str>,
+    drop_objects: bool,
+) -> serde_json::Value {
+    {
         // Leftovers of earlier attempts hold locks this one may need.
         let leftovers = offboard::coordinator::resolve_leftovers();
         let user = require_managed(name);
         let template = require_template(&user.template);
-        authorize_target(&caller, &user, &template, "drop");
+        authorize_target(caller, &user, &template, "drop");
         // SAFETY: reads the session's user id.
         let session_user = unsafe { pg_sys::GetSessionUserId() };
         if user.role.oid == caller.oid || user.role.oid == session_user {
@@ -456,14 +511,14 @@ pub fn drop_managed_user(
             report["leftovers_resolved"] = json!(leftovers);
         }
         audit::record(
-            &caller,
+            actor,
             "drop",
             Some(name),
             Some(user.role.oid),
             report.clone(),
         );
         report
-    }))
+    }
 }
 
 /// Rolls back offboarding work left prepared by transactions that are gone

@@ -94,6 +94,16 @@ fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
         )
         .raise();
     }
+    if login && crate::services::expiry::has_expired(user.role.oid) {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("cannot unlock \"{name}\": its lifetime has ended"),
+        )
+        .hint(format!(
+            "Extend it with renew_managed_user('{name}', '<interval>'), which gives the login back."
+        ))
+        .raise();
+    }
     let was_locked = !user.role.can_login;
     spi(Spi::run(&format!(
         "ALTER ROLE {} {}",

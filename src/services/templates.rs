@@ -205,6 +205,59 @@ fn resolve_memberships(
     (desired, skipped)
 }
 
+/// The lifetime key against this server: intervals PostgreSQL reads as
+/// positive, a default within the maximum, an heir that exists and is not a
+/// template group role.
+fn check_lifetime(template: &str, lifetime: &crate::policy::spec::Lifetime) {
+    if lifetime.default.is_some() || lifetime.max.is_some() {
+        let (positive, within) = Spi::connect(|client| {
+            let row = spi(client.select(
+                "SELECT COALESCE($1::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval, true),
+                        COALESCE($2::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval, true),
+                        COALESCE((pg_catalog.now() OPERATOR(pg_catalog.+) $1::pg_catalog.interval)
+                                 OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) $2::pg_catalog.interval), true)",
+                Some(1),
+                &[lifetime.default.as_deref().into(), lifetime.max.as_deref().into()],
+            ))
+            .first();
+            (
+                spi(row.get::<bool>(1)).unwrap_or(false)
+                    && spi(row.get::<bool>(2)).unwrap_or(false),
+                spi(row.get::<bool>(3)).unwrap_or(false),
+            )
+        });
+        if !positive {
+            invalid_parameter(format!(
+                "template \"{template}\": lifetime.default and lifetime.max must be positive intervals"
+            ))
+            .raise();
+        }
+        if !within {
+            invalid_parameter(format!(
+                "template \"{template}\": lifetime.default is longer than lifetime.max"
+            ))
+            .raise();
+        }
+    }
+    if let Some(heir) = &lifetime.heir {
+        match roles::role_by_name(heir) {
+            None => undefined_object(format!("role \"{heir}\" does not exist"))
+                .detail(format!(
+                    "Template \"{template}\" names it as lifetime.heir."
+                ))
+                .raise(),
+            Some(r) if r.name == GROUP_MARKER_ROLE || roles::is_group_role(r.oid) => {
+                invalid_parameter(format!("lifetime.heir \"{heir}\" is a template group role"))
+                    .hint(
+                        "Name a user or an ordinary group role to receive expired users' objects.",
+                    )
+                    .raise()
+            }
+            Some(_) => {}
+        }
+    }
+}
+
 fn apply_membership_changes(group: &str, changes: &[MembershipChange]) {
     let g = quote_identifier(group);
     for change in changes {
@@ -336,6 +389,7 @@ fn define(
         None => templates.push(updated),
     }
     include_closure(name, &includes_map(&templates)).or_raise();
+    check_lifetime(name, &spec.lifetime);
 
     let (group_oid, group_created) = ensure_group_role(name, &group);
     let (desired, skipped) = resolve_memberships(name, &spec);

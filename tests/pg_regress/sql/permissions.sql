@@ -53,7 +53,7 @@ SELECT managed_roles.generate_password() ~ '^[A-Za-z0-9]{24}$' AS anyone_can_gen
 -- SET ROLE: a superuser who switches to a plain role is that role.
 \c :su
 CREATE ROLE plain_creator CREATEROLE;
-GRANT EXECUTE ON FUNCTION managed_roles.create_managed_user(text, text, text, text) TO plain_creator;
+GRANT EXECUTE ON FUNCTION managed_roles.create_managed_user(text, text, text, text, interval, timestamptz) TO plain_creator;
 SET ROLE plain_creator;
 SELECT current_user, session_user;
 SELECT managed_roles.create_managed_user('via_set_role', 'writer');
@@ -70,7 +70,7 @@ SELECT count(*) FROM pg_roles WHERE rolname IN ('via_set_role', 'sneaky', 'peeke
 SELECT actor, action, target FROM managed_roles.audit_log
  WHERE target IN ('app', 'junior_boss', 'boss') ORDER BY id;
 -- Clean up.
-REVOKE ALL ON FUNCTION managed_roles.create_managed_user(text, text, text, text) FROM plain_creator;
+REVOKE ALL ON FUNCTION managed_roles.create_managed_user(text, text, text, text, interval, timestamptz) FROM plain_creator;
 DROP ROLE plain_creator, mary;
 SELECT managed_roles.drop_managed_user(u) ->> 'dropped' AS dropped
   FROM unnest(ARRAY['app', 'boss', 'other_boss', 'reporter']) AS u;

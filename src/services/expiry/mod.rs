@@ -1,0 +1,466 @@
+//! Time-bound credentials: a managed user's lifetime (set when it is
+//! created, renewed, ended now) and the expiry worker's steps: lock the user
+//! at its expiry, offboard it after the grace period through
+//! drop_managed_user's cluster-wide path, retry a failure with backoff. The
+//! worker's processes are in `scheduler.rs`; the rules in `policy::expiry`.
+
+pub mod scheduler;
+
+use crate::errors::{insufficient_privilege, invalid_parameter, required, Failure};
+use crate::gucs;
+use crate::pg::expiry_schedule;
+use crate::pg::identity::{as_extension_owner, caller, Caller};
+use crate::pg::roles;
+use crate::pg::spi::spi;
+use crate::policy::expiry::{self, Refusal, Request, Standing, Step};
+use crate::services::audit;
+use crate::services::registry::require_managed;
+use crate::services::rights::authorize_target;
+use crate::services::templates::{require_template, Template};
+use pgrx::datum::Interval;
+use pgrx::prelude::*;
+use pgrx::spi::quote_identifier;
+use pgrx::{JsonB, PgSqlErrorCode};
+use serde_json::json;
+
+/// Who the audit log names for everything the expiry worker does.
+pub const ACTOR: &str = "managed_roles expiry";
+
+fn worker_actor() -> Caller {
+    Caller {
+        oid: pg_sys::Oid::INVALID,
+        name: ACTOR.to_string(),
+        superuser: true,
+    }
+}
+
+fn shown(at: i64) -> String {
+    TimestampWithTimeZone::try_from(at)
+        .map(|t| t.to_iso_string())
+        .unwrap_or_else(|_| at.to_string())
+}
+
+fn raw(at: Option<TimestampWithTimeZone>) -> Option<i64> {
+    at.map(pg_sys::TimestampTz::from)
+}
+
+/// The ends a caller may ask for, as timestamps: interval arithmetic needs
+/// the calendar, so PostgreSQL does it. `created_at`: the user's creation
+/// (now for a new user), from which the template's maximum counts.
+fn request(
+    template: &Template,
+    valid_for: Option<Interval>,
+    valid_until: Option<TimestampWithTimeZone>,
+    created_at: Option<TimestampWithTimeZone>,
+) -> (Request, i64) {
+    let lifetime = &template.spec.lifetime;
+    Spi::connect(|client| {
+        let row = spi(client.select(
+            "SELECT pg_catalog.now(), pg_catalog.now() OPERATOR(pg_catalog.+) $1,
+                    pg_catalog.now() OPERATOR(pg_catalog.+) $2::pg_catalog.interval,
+                    COALESCE($3, pg_catalog.now()) OPERATOR(pg_catalog.+) $4::pg_catalog.interval",
+            Some(1),
+            &[
+                valid_for.into(),
+                lifetime.default.as_deref().into(),
+                created_at.into(),
+                lifetime.max.as_deref().into(),
+            ],
+        ))
+        .first();
+        let at = |n: usize| raw(spi(row.get::<TimestampWithTimeZone>(n)));
+        (
+            Request {
+                valid_for_end: at(2),
+                valid_until: raw(valid_until),
+                default_end: at(3),
+                max_end: at(4),
+            },
+            at(1).expect("now() is never NULL"),
+        )
+    })
+}
+
+fn refusal(refusal: Refusal, template: &Template) -> Failure {
+    match refusal {
+        Refusal::Both => invalid_parameter("give valid_for or valid_until, not both"),
+        Refusal::NotInFuture => {
+            invalid_parameter("a managed user's lifetime must end in the future")
+                .hint("valid_for must be a positive interval, valid_until a time after now().")
+        }
+        Refusal::BeyondMax { max_end } => Failure::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "the lifetime asked for is longer than template \"{}\" allows",
+                template.name
+            ),
+        )
+        .detail(format!(
+            "Its users live at most {} from their creation: this one until {}.",
+            template.spec.lifetime.max.as_deref().unwrap_or("?"),
+            shown(max_end)
+        ))
+        .hint("Ask for less, or have a superuser raise lifetime.max with define_template()."),
+        Refusal::NothingAsked => invalid_parameter(format!(
+            "template \"{}\" has no default lifetime: give valid_for",
+            template.name
+        )),
+    }
+}
+
+/// The expiry of a user being created or adopted from `template` (None:
+/// it does not expire).
+pub fn expiry_for_new_user(
+    template: &Template,
+    valid_for: Option<Interval>,
+    valid_until: Option<TimestampWithTimeZone>,
+) -> Option<i64> {
+    let (request, now) = request(template, valid_for, valid_until, None);
+    expiry::expiry_at_creation(&request, now).unwrap_or_else(|r| refusal(r, template).raise())
+}
+
+/// The expiry as the SQL value the registry stores.
+pub fn as_timestamp(at: Option<i64>) -> Option<TimestampWithTimeZone> {
+    at.and_then(|at| TimestampWithTimeZone::try_from(at).ok())
+}
+
+/// Once this transaction commits, the expiry worker runs at `at` at the
+/// latest (a rolled-back change wakes nobody).
+pub fn schedule_at_commit(at: i64) {
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
+        expiry_schedule::request(at)
+    });
+}
+
+/// The role's VALID UNTIL as it counts (during a login lockout the catalog
+/// holds -infinity and the real value is kept aside).
+fn current_valid_until(role: pg_sys::Oid) -> Option<i64> {
+    roles::lockout_saved_valid_until(role).unwrap_or_else(|| roles::valid_until(role))
+}
+
+/// Brings VALID UNTIL to `until` unless a nearer limit someone else set
+/// (a password's maximum age, a DBA) is in force: only the part that was
+/// the lifetime's own moves.
+fn set_password_limit(role: pg_sys::Oid, old_expiry: Option<i64>, until: i64) {
+    let target = expiry::valid_until_for_lifetime(current_valid_until(role), old_expiry, until);
+    if Some(target) != current_valid_until(role) {
+        roles::set_valid_until_respecting_lockout(role, Some(target));
+    }
+}
+
+/// A user becoming time-bound (adopted into a template with a lifetime):
+/// its password stops working at `until` at the latest.
+pub fn limit_password_to(role: pg_sys::Oid, until: i64) {
+    set_password_limit(role, None, until);
+}
+
+/// Whether the user's lifetime is over (unlock_user then refuses).
+pub fn has_expired(role: pg_sys::Oid) -> bool {
+    spi(Spi::get_one_with_args::<bool>(
+        "SELECT expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() FROM managed_roles.users
+          WHERE role_oid OPERATOR(pg_catalog.=) $1",
+        &[role.into()],
+    ))
+    .unwrap_or(false)
+}
+
+/// The registry's view of one time-bound user, locked against the worker
+/// and concurrent calls until this transaction ends.
+struct Row {
+    created_at: Option<TimestampWithTimeZone>,
+    standing: Option<Standing>,
+}
+
+fn lock_row(role: pg_sys::Oid) -> Row {
+    // A row lock is a write for SPI's read-only check.
+    Spi::connect_mut(|client| {
+        let row = spi(client.update(
+            "SELECT created_at, expires_at, locked_at, offboard_attempts, next_attempt_at
+               FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+            Some(1),
+            &[role.into()],
+        ))
+        .first();
+        let expires_at = raw(spi(row.get::<TimestampWithTimeZone>(2)));
+        Row {
+            created_at: spi(row.get::<TimestampWithTimeZone>(1)),
+            standing: expires_at.map(|expires_at| Standing {
+                expires_at,
+                locked_at: raw(spi(row.get::<TimestampWithTimeZone>(3))),
+                attempts: spi(row.get::<i32>(4)).unwrap_or(0),
+                next_attempt_at: raw(spi(row.get::<TimestampWithTimeZone>(5))),
+            }),
+        }
+    })
+}
+
+/// renew_managed_user(): a new expiry within the template's maximum; a user
+/// locked at its expiry gets its login back.
+pub fn renew_managed_user(name: Option<&str>, valid_for: Option<Interval>) -> JsonB {
+    let caller = caller();
+    let name = required(name, "user name");
+    JsonB(as_extension_owner(|| {
+        let user = require_managed(name);
+        let template = require_template(&user.template);
+        authorize_target(&caller, &user, &template, "renew");
+        if !caller.superuser && user.role.oid == caller.oid {
+            insufficient_privilege("permission denied to renew your own account")
+                .detail("A time-bound user cannot extend its own lifetime.")
+                .hint("Ask the manager who provisioned it, or a superuser.")
+                .raise();
+        }
+        let row = lock_row(user.role.oid);
+        let (request, _) = request(&template, valid_for, None, row.created_at);
+        // SAFETY: reads the transaction's start time, the now() of the SQL above.
+        let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+        let until = expiry::expiry_at_renewal(&request, now)
+            .unwrap_or_else(|r| refusal(r, &template).raise());
+        let old = row.standing.map(|s| s.expires_at);
+        let was_locked = row.standing.is_some_and(|s| s.locked_at.is_some());
+        spi(Spi::run_with_args(
+            "UPDATE managed_roles.users SET expires_at = $2, locked_at = NULL, offboard_attempts = 0,
+                    next_attempt_at = NULL, last_error = NULL
+              WHERE role_oid OPERATOR(pg_catalog.=) $1",
+            &[user.role.oid.into(), as_timestamp(Some(until)).into()],
+        ));
+        if was_locked {
+            spi(Spi::run(&format!(
+                "ALTER ROLE {} LOGIN",
+                quote_identifier(&user.role.name)
+            )));
+        }
+        set_password_limit(user.role.oid, old, until);
+        let report = json!({
+            "username": user.role.name,
+            "expires_at": shown(until),
+            "previous_expires_at": old.map(shown),
+            "login_restored": was_locked,
+        });
+        audit::record(
+            &caller,
+            "renew",
+            Some(&user.role.name),
+            Some(user.role.oid),
+            report.clone(),
+        );
+        schedule_at_commit(until);
+        report
+    }))
+}
+
+/// expire_managed_user(): the lifetime ends now: locked like at expiry, and
+/// offboarded by the worker after the grace period.
+pub fn expire_managed_user(name: Option<&str>) -> JsonB {
+    let caller = caller();
+    let name = required(name, "user name");
+    JsonB(as_extension_owner(|| {
+        let user = require_managed(name);
+        let template = require_template(&user.template);
+        authorize_target(&caller, &user, &template, "expire");
+        // SAFETY: reads the session's user id.
+        let session_user = unsafe { pg_sys::GetSessionUserId() };
+        if user.role.oid == caller.oid || user.role.oid == session_user {
+            Failure::new(
+                PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+                format!("cannot expire \"{name}\": it is the current user"),
+            )
+            .raise();
+        }
+        let row = lock_row(user.role.oid);
+        // SAFETY: reads the transaction's start time (now()).
+        let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+        let old = row.standing.map(|s| s.expires_at);
+        let until = old.map_or(now, |old| old.min(now));
+        spi(Spi::run_with_args(
+            "UPDATE managed_roles.users SET expires_at = $2 WHERE role_oid OPERATOR(pg_catalog.=) $1",
+            &[user.role.oid.into(), as_timestamp(Some(until)).into()],
+        ));
+        set_password_limit(user.role.oid, old, until);
+        let report = lock(
+            &caller,
+            "expire",
+            &user.role.name,
+            user.role.oid,
+            json!({"previous_expires_at": old.map(shown)}),
+        );
+        schedule_at_commit(now);
+        report
+    }))
+}
+
+/// Locks an expired user: NOLOGIN, its sessions ended (now, and any that
+/// slipped in once this commits), recorded in the registry and the audit log.
+fn lock(
+    actor: &Caller,
+    action: &str,
+    name: &str,
+    role: pg_sys::Oid,
+    details: serde_json::Value,
+) -> serde_json::Value {
+    spi(Spi::run(&format!(
+        "ALTER ROLE {} NOLOGIN",
+        quote_identifier(name)
+    )));
+    let sessions = crate::services::sessions::terminate_sessions(Some(role), None);
+    crate::services::sessions::terminate_after_commit(role);
+    spi(Spi::run_with_args(
+        "UPDATE managed_roles.users SET locked_at = pg_catalog.now() WHERE role_oid OPERATOR(pg_catalog.=) $1",
+        &[role.into()],
+    ));
+    let grace = gucs::expiry_settings().grace_us;
+    let mut report = json!({
+        "username": name,
+        "locked": true,
+        "sessions_terminated": sessions,
+        "offboard_after_seconds": grace / 1_000_000,
+    });
+    if let (Some(report), Some(details)) = (report.as_object_mut(), details.as_object()) {
+        report.extend(details.clone());
+    }
+    audit::record(actor, action, Some(name), Some(role), report.clone());
+    pgrx::log!(
+        "managed_roles: managed user \"{name}\" expired: locked (NOLOGIN), {sessions} session(s) ended; offboarded after managed_roles.expiry_grace"
+    );
+    report
+}
+
+/// The time-bound users whose expiry has passed (the index keeps this to
+/// them), and when the first of the others expires.
+pub fn due_users() -> (Vec<(pg_sys::Oid, Standing)>, Option<i64>) {
+    Spi::connect(|client| {
+        let due = spi(client.select(
+            "SELECT role_oid, expires_at, locked_at, offboard_attempts, next_attempt_at
+               FROM managed_roles.users
+              WHERE expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+              ORDER BY expires_at",
+            None,
+            &[],
+        ))
+        .filter_map(|row| {
+            Some((
+                spi(row.get::<pg_sys::Oid>(1))?,
+                Standing {
+                    expires_at: raw(spi(row.get::<TimestampWithTimeZone>(2)))?,
+                    locked_at: raw(spi(row.get::<TimestampWithTimeZone>(3))),
+                    attempts: spi(row.get::<i32>(4)).unwrap_or(0),
+                    next_attempt_at: raw(spi(row.get::<TimestampWithTimeZone>(5))),
+                },
+            ))
+        })
+        .collect();
+        let next = raw(spi(client
+            .select(
+                "SELECT pg_catalog.min(expires_at) FROM managed_roles.users
+                  WHERE expires_at OPERATOR(pg_catalog.>) pg_catalog.now()",
+                Some(1),
+                &[],
+            )
+            .and_then(|t| t.first().get::<TimestampWithTimeZone>(1))));
+        (due, next)
+    })
+}
+
+/// One user's due step, in the caller's transaction: re-read under a row
+/// lock (it may have been renewed, dropped or done meanwhile).
+pub fn act_on(role: pg_sys::Oid) {
+    let Some(name) = roles::role_by_oid(role).map(|r| r.name) else {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!(
+                "the role of registry entry {} no longer exists",
+                role.to_u32()
+            ),
+        )
+        .raise()
+    };
+    let Some(standing) = lock_row_if_any(role) else {
+        return;
+    };
+    // SAFETY: reads the clock.
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    match expiry::next_step(&standing, &gucs::expiry_settings(), now) {
+        Step::WaitUntil(_) => {}
+        Step::Lock => {
+            lock(
+                &worker_actor(),
+                "expiry_lock",
+                &name,
+                role,
+                json!({"expires_at": shown(standing.expires_at)}),
+            );
+        }
+        Step::Offboard => offboard(role, &name),
+    }
+}
+
+fn lock_row_if_any(role: pg_sys::Oid) -> Option<Standing> {
+    let present = spi(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1)",
+        &[role.into()],
+    ))
+    .unwrap_or(false);
+    present.then(|| lock_row(role).standing).flatten()
+}
+
+/// Offboards an expired user as drop_managed_user would: objects to the
+/// template's heir (default: the role that provisioned the user), or
+/// dropped only when the template says so; the same neutralisation of the
+/// leaver's code and the same all-or-nothing work across databases.
+fn offboard(role: pg_sys::Oid, name: &str) {
+    let user = require_managed(name);
+    let template = require_template(&user.template);
+    let lifetime = &template.spec.lifetime;
+    let heir = if lifetime.drop_objects {
+        None
+    } else {
+        lifetime.heir.clone().or_else(|| {
+            user.created_by_oid
+                .and_then(roles::role_by_oid)
+                .map(|r| r.name)
+        })
+    };
+    let report = crate::services::provisioning::offboard_user(
+        &caller(),
+        &worker_actor(),
+        name,
+        heir.as_deref(),
+        lifetime.drop_objects,
+    );
+    pgrx::log!(
+        "managed_roles: expired user \"{name}\" (oid {}) offboarded: {}",
+        role.to_u32(),
+        report
+    );
+}
+
+/// A failed step: counted, retried after a growing wait, shown in
+/// expiry_status and the audit log.
+pub fn record_failure(role: pg_sys::Oid, error: &str) -> i64 {
+    let name = roles::role_name_or_oid(role);
+    let attempts = spi(Spi::get_one_with_args::<i32>(
+        "UPDATE managed_roles.users SET offboard_attempts = offboard_attempts OPERATOR(pg_catalog.+) 1
+          WHERE role_oid OPERATOR(pg_catalog.=) $1 RETURNING offboard_attempts",
+        &[role.into()],
+    ))
+    .unwrap_or(1);
+    let wait = expiry::retry_wait(attempts, &gucs::expiry_settings());
+    // SAFETY: reads the clock.
+    let next = unsafe { pg_sys::GetCurrentTimestamp() }.saturating_add(wait);
+    spi(Spi::run_with_args(
+        "UPDATE managed_roles.users SET next_attempt_at = $2, last_error = $3
+          WHERE role_oid OPERATOR(pg_catalog.=) $1",
+        &[role.into(), as_timestamp(Some(next)).into(), error.into()],
+    ));
+    audit::record(
+        &worker_actor(),
+        "expiry_failed",
+        Some(&name),
+        Some(role),
+        json!({"error": error, "failed_attempts": attempts, "next_attempt_at": shown(next)}),
+    );
+    pgrx::log!(
+        "managed_roles: offboarding expired user \"{name}\" failed (attempt {attempts}), retried at {}: {error}",
+        shown(next)
+    );
+    next
+}
