@@ -187,7 +187,7 @@ CREATE FUNCTION managed_roles."create_managed_user"(
 VOLATILE
 SET search_path TO pg_catalog, @extschema@, pg_temp
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'create_managed_user_wrapper';
+AS 'MODULE_PATHNAME', 'create_managed_user_with_lifetime_wrapper';
 CREATE FUNCTION managed_roles."renew_managed_user"(
 	"name" TEXT,
 	"valid_for" interval DEFAULT NULL

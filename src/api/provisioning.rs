@@ -26,9 +26,10 @@ fn resolve_offboarding() -> JsonB {
 /// and returns its credentials. With `valid_for` or `valid_until` (or a
 /// template lifetime) the user is time-bound: locked at its expiry and
 /// offboarded by the expiry worker after `managed_roles.expiry_grace`.
-#[pg_extern(volatile)]
+/// (Its C symbol is new in 0.3.0: see `create_managed_user` below.)
+#[pg_extern(volatile, name = "create_managed_user")]
 #[search_path(pg_catalog, @extschema@, pg_temp)]
-fn create_managed_user(
+fn create_managed_user_with_lifetime(
     name: Option<&str>,
     role: default!(Option<&str>, "'writer'"),
     password: default!(Option<&str>, "NULL"),
@@ -37,6 +38,21 @@ fn create_managed_user(
     valid_until: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> JsonB {
     provisioning::create_managed_user(name, role, password, database, valid_for, valid_until)
+}
+
+/// The C symbol (`create_managed_user_wrapper`) of the four-argument
+/// create_managed_user of 0.1.0 and 0.2.0, kept with that signature: a
+/// server runs the new library with the old SQL definitions until
+/// `ALTER EXTENSION managed_roles UPDATE`, and those must keep working.
+/// No SQL of its own.
+#[pg_extern(volatile, sql = false)]
+fn create_managed_user(
+    name: Option<&str>,
+    role: Option<&str>,
+    password: Option<&str>,
+    database: Option<&str>,
+) -> JsonB {
+    provisioning::create_managed_user(name, role, password, database, None, None)
 }
 
 /// Gives a managed user a new password (generated unless given) and returns

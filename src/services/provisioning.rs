@@ -81,6 +81,9 @@ fn password_valid_until(template: &Template, expires_at: Option<i64>) -> Option<
 
 /// The user's expiry as the registry has it.
 fn registered_expiry(role: pg_sys::Oid) -> Option<i64> {
+    if !crate::services::registry::has_lifetimes() {
+        return None;
+    }
     spi(
         Spi::get_one_with_args::<pgrx::datum::TimestampWithTimeZone>(
             "SELECT expires_at FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1",
@@ -142,20 +145,19 @@ pub fn create_managed_user(
         grant_groups(name, &groups);
 
         spi(Spi::run_with_args(
-            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted, expires_at)
-             VALUES ($1, $2, $3::text::name, $4, pg_catalog.now(), false, $5)
+            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted)
+             VALUES ($1, $2, $3::text::name, $4, pg_catalog.now(), false)
              ON CONFLICT (role_oid) DO UPDATE SET template = EXCLUDED.template, created_by = EXCLUDED.created_by,
                  created_by_oid = EXCLUDED.created_by_oid, created_at = pg_catalog.now(),
-                 password_set_at = pg_catalog.now(), adopted = false, expires_at = EXCLUDED.expires_at,
-                 locked_at = NULL, offboard_attempts = 0, next_attempt_at = NULL, last_error = NULL",
+                 password_set_at = pg_catalog.now(), adopted = false",
             &[
                 role_oid.into(),
                 template.name.as_str().into(),
                 caller.name.as_str().into(),
                 caller.oid.into(),
-                expiry::as_timestamp(expires_at).into(),
             ],
         ));
+        expiry::record_lifetime(role_oid, expires_at);
         let mut details = json!({"template": template.name, "groups": groups, "database": database, "password_generated": generated});
         let mut creds =
             credentials::credentials(name, &plaintext, &template.name, &host, port, &database);
@@ -265,17 +267,17 @@ pub fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
         // A template whose users are time-bound makes an adopted user one too.
         let expires_at = expiry::expiry_for_new_user(&template, None, None);
         spi(Spi::run_with_args(
-            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted, expires_at)
-             VALUES ($1, $2, $3::text::name, $4, NULL, true, $5)
+            "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted)
+             VALUES ($1, $2, $3::text::name, $4, NULL, true)
              ON CONFLICT (role_oid) DO UPDATE SET template = EXCLUDED.template, adopted = true",
             &[
                 target.oid.into(),
                 template.name.as_str().into(),
                 caller.name.as_str().into(),
                 caller.oid.into(),
-                expiry::as_timestamp(expires_at).into(),
             ],
         ));
+        expiry::record_lifetime(target.oid, expires_at);
         if let Some(at) = expires_at {
             expiry::limit_password_to(target.oid, at);
             expiry::schedule_at_commit(at);

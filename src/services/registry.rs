@@ -14,6 +14,18 @@ pub(crate) struct Managed {
     pub created_by_oid: Option<pg_sys::Oid>,
 }
 
+/// Whether the registry has the lifetime columns of 0.3.0: a server runs the
+/// new library with the old schema until `ALTER EXTENSION managed_roles
+/// UPDATE`, and everything else must keep working meanwhile.
+pub(crate) fn has_lifetimes() -> bool {
+    spi(Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute
+                         WHERE attrelid OPERATOR(pg_catalog.=) 'managed_roles.users'::pg_catalog.regclass
+                           AND attname OPERATOR(pg_catalog.=) 'expires_at' AND NOT attisdropped)",
+    ))
+    .unwrap_or(false)
+}
+
 pub(crate) fn managed_user(role: Role) -> Option<Managed> {
     Spi::connect(|client| {
         let table = spi(client.select(

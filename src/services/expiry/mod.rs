@@ -14,7 +14,7 @@ use crate::pg::roles;
 use crate::pg::spi::spi;
 use crate::policy::expiry::{self, Refusal, Request, Standing, Step};
 use crate::services::audit;
-use crate::services::registry::require_managed;
+use crate::services::registry::{has_lifetimes, require_managed};
 use crate::services::rights::authorize_target;
 use crate::services::templates::{require_template, Template};
 use pgrx::datum::Interval;
@@ -154,8 +154,26 @@ pub fn limit_password_to(role: pg_sys::Oid, until: i64) {
     set_password_limit(role, None, until);
 }
 
+/// Records a new (or adopted) user's lifetime in its registry row, and
+/// clears what a registry row of a role with the same OID left (a role
+/// dropped without the extension).
+pub fn record_lifetime(role: pg_sys::Oid, expires_at: Option<i64>) {
+    if expires_at.is_none() && !has_lifetimes() {
+        return; // the schema before 0.3.0, until ALTER EXTENSION UPDATE
+    }
+    spi(Spi::run_with_args(
+        "UPDATE managed_roles.users SET expires_at = $2, locked_at = NULL, offboard_attempts = 0,
+                next_attempt_at = NULL, last_error = NULL
+          WHERE role_oid OPERATOR(pg_catalog.=) $1",
+        &[role.into(), as_timestamp(expires_at).into()],
+    ));
+}
+
 /// Whether the user's lifetime is over (unlock_user then refuses).
 pub fn has_expired(role: pg_sys::Oid) -> bool {
+    if !has_lifetimes() {
+        return false;
+    }
     spi(Spi::get_one_with_args::<bool>(
         "SELECT expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() FROM managed_roles.users
           WHERE role_oid OPERATOR(pg_catalog.=) $1",

@@ -163,7 +163,8 @@ fn run_due() -> Result<i64, String> {
         ))
         .unwrap_or(false)
     })?;
-    if !installed {
+    // Not installed, or not yet updated to a schema with lifetimes.
+    if !installed || !in_transaction(crate::services::registry::has_lifetimes)? {
         return Ok(NEVER);
     }
     // Offboarding prepared by a run (or a call) that crashed holds locks
