@@ -75,7 +75,7 @@ CREATE TABLE managed_roles.audit_log (
                                                  'define_template', 'drop_template', 'force_logout',
                                                  'block_connections', 'restore_connections',
                                                  'lockout', 'reset_login_activity',
-                                                 'renew', 'expire', 'expiry_lock', 'expiry_failed')),
+                                                 'renew', 'expire', 'expiry_lock', 'expiry_failed', 'resolve_offboarding')),
     target       name,
     target_oid   oid,
     details      jsonb NOT NULL DEFAULT '{}'

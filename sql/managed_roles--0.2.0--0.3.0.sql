@@ -167,7 +167,7 @@ ALTER TABLE managed_roles.audit_log ADD CONSTRAINT audit_log_action_check
                       'define_template', 'drop_template', 'force_logout',
                       'block_connections', 'restore_connections',
                       'lockout', 'reset_login_activity',
-                      'renew', 'expire', 'expiry_lock', 'expiry_failed'));
+                      'renew', 'expire', 'expiry_lock', 'expiry_failed', 'resolve_offboarding'));
 
 CREATE OR REPLACE VIEW managed_roles.managed_users AS
 SELECT r.rolname AS username, u.template, u.created_by, u.created_at, u.password_set_at, u.adopted,
@@ -213,14 +213,14 @@ GRANT EXECUTE ON FUNCTION managed_roles.create_managed_user(text, text, text, te
 --   active    before its expiry;
 --   expired   past it, not yet locked (the worker is about to);
 --   locked    NOLOGIN, sessions ended, offboarded at offboard_after;
---   retrying  an offboarding failed (last_error) and is tried again at next_attempt_at.
+--   retrying  a lock or offboarding failed (last_error) and is tried again at next_attempt_at.
 -- Offboarded users leave the registry; the audit log keeps what happened.
 CREATE VIEW managed_roles.expiry_status AS
 SELECT r.rolname AS username, u.template, u.created_by, u.created_at, u.expires_at,
        CASE WHEN u.locked_at IS NULL AND u.expires_at > pg_catalog.now() THEN 'active'
+            WHEN u.offboard_attempts > 0 THEN 'retrying'
             WHEN u.locked_at IS NULL THEN 'expired'
-            WHEN u.offboard_attempts = 0 THEN 'locked'
-            ELSE 'retrying' END AS state,
+            ELSE 'locked' END AS state,
        u.locked_at,
        u.expires_at + COALESCE(NULLIF(pg_catalog.current_setting('managed_roles.expiry_grace', true), ''),
                                '1d')::interval AS offboard_after,

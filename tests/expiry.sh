@@ -45,10 +45,10 @@ is_gone() { [ "$(exists "$1")" = 0 ]; }
 
 sql -c "CREATE EXTENSION managed_roles" >/dev/null
 sql -c "CREATE DATABASE ex_other" >/dev/null
-[ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'managed_roles expiry'")" = 1 ] ||
-    fail "the expiry launcher is not running"
-[ "$(sql -c "SELECT datname IS NULL FROM pg_stat_activity WHERE backend_type = 'managed_roles expiry'")" = t ] ||
-    fail "the launcher holds a database connection"
+# The launcher runs and holds no database connection (a runner, when one
+# is at work, is connected to the home database).
+[ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'managed_roles expiry' AND datname IS NULL")" = 1 ] ||
+    fail "the expiry launcher is not running without a database connection"
 
 # The heir: the manager who provisions the user.
 sql -c "SELECT managed_roles.create_managed_user('ex_boss', 'manager')" >/dev/null
@@ -109,6 +109,48 @@ wait_for 30 is_gone ex_blocked || fail "the offboarding was not retried once the
 [ "$(sql -c "SELECT count(*) FROM managed_roles.audit_log WHERE action = 'expiry_failed' AND target = 'ex_blocked'")" -ge 1 ] ||
     fail "the failed attempt is not in the audit log"
 pass "an offboarding blocked by a lock in another database is reported, retried, and succeeds once the lock is gone, losing nothing"
+
+# --- The template's heir receives the objects; the leaver's code is neutralised first.
+sql -c "CREATE ROLE ex_lead NOLOGIN" -c "SELECT managed_roles.define_template('ex_temp_work',
+    '{\"includes\": [\"writer\"], \"lifetime\": {\"max\": \"1 day\", \"heir\": \"ex_lead\"}}')" >/dev/null
+pw="$(sql -c "SELECT managed_roles.create_managed_user('ex_worker', 'ex_temp_work', valid_for => '2 seconds') ->> 'password'")"
+as_user ex_worker "$pw" ex_other -c "CREATE TABLE ex_worker_t (id int); CREATE FUNCTION ex_worker_f() RETURNS int
+    LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'"
+wait_for 15 is_gone ex_worker || fail "the user of a template with an heir was not offboarded: $(state ex_worker)"
+[ "$(sql_in ex_other -c "SELECT tableowner FROM pg_tables WHERE tablename = 'ex_worker_t'")" = ex_lead ] ||
+    fail "the template's heir did not receive the table"
+[ "$(sql_in ex_other -c "SELECT pg_get_userbyid(proowner) || ':' || prosecdef FROM pg_proc WHERE proname = 'ex_worker_f'")" = "ex_lead:false" ] ||
+    fail "the leaver's SECURITY DEFINER function was not neutralised before it changed owner"
+pass "a template's lifetime.heir receives an expired user's objects; its SECURITY DEFINER code is neutralised first"
+
+# --- An heir dropped and created again under its name is not trusted.
+sql -c "CREATE ROLE ex_lead2 NOLOGIN" -c "SELECT managed_roles.define_template('ex_temp_work2',
+    '{\"includes\": [\"writer\"], \"lifetime\": {\"heir\": \"ex_lead2\"}}')" >/dev/null
+sql -c "DROP ROLE ex_lead2" -c "CREATE ROLE ex_lead2 NOLOGIN" >/dev/null
+pw="$(sql -c "SELECT managed_roles.create_managed_user('ex_worker2', 'ex_temp_work2', valid_for => '2 seconds') ->> 'password'")"
+as_user ex_worker2 "$pw" postgres -c "CREATE TABLE ex_worker2_t (id int)"
+wait_for 15 is_state ex_worker2 retrying || fail "an offboarding to a recreated heir was not refused: $(state ex_worker2)"
+[ "$(sql -c "SELECT last_error ~ 'is not the role the template named' FROM managed_roles.expiry_status WHERE username = 'ex_worker2'")" = t ] ||
+    fail "the refusal does not say why: $(sql -c "SELECT last_error FROM managed_roles.expiry_status WHERE username = 'ex_worker2'")"
+[ "$(sql -c "SELECT tableowner FROM pg_tables WHERE tablename = 'ex_worker2_t'")" = ex_worker2 ] || fail "objects moved to a recreated heir"
+sql -c "SELECT managed_roles.define_template('ex_temp_work2',
+    '{\"includes\": [\"writer\"], \"lifetime\": {\"heir\": \"ex_lead2\"}}')" >/dev/null
+wait_for 30 is_gone ex_worker2 || fail "the offboarding did not succeed once the template named its heir again"
+[ "$(sql -c "SELECT tableowner FROM pg_tables WHERE tablename = 'ex_worker2_t'")" = ex_lead2 ] || fail "the table was not kept for the heir"
+pass "an heir dropped and created again under its name receives nothing until the template names it again"
+
+# --- A registry row whose role was dropped behind the extension's back is
+# never acted on: its lifetime is cleared and the DBA told, once.
+sql -c "SELECT managed_roles.create_managed_user('ex_gone', 'writer', valid_for => '2 seconds')" >/dev/null
+gone_oid="$(sql -c "SELECT 'ex_gone'::regrole::oid")"
+sql -c "DROP ROLE ex_gone" >/dev/null
+wait_for 10 sh -c "[ \"\$(\"$BINDIR/psql\" -X -At -h '$DIR' -p $PORT -U postgres -d postgres -c \"SELECT count(*) FROM managed_roles.users WHERE role_oid = $gone_oid AND expires_at IS NULL\")\" = 1 ]" ||
+    fail "the orphaned registry row was not disowned"
+sleep 2
+[ "$(sql -c "SELECT count(*) FROM managed_roles.audit_log WHERE action = 'expiry_failed' AND target_oid = $gone_oid")" = 1 ] ||
+    fail "the orphaned registry row was not reported exactly once"
+grep -q "the role of registry entry $gone_oid no longer exists" "$DIR/server.log" || fail "the orphan is not in the server log"
+pass "a registry row whose role is gone is reported once and its lifetime cleared; nothing else is touched"
 
 # --- A restart in the middle resumes; work a crash left prepared is rolled back.
 sql -c "SELECT managed_roles.create_managed_user('ex_mid', 'writer', valid_for => '2 seconds')" >/dev/null

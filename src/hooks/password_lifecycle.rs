@@ -6,7 +6,7 @@
 //!   the minimum age (`before`);
 //! - ProcessUtility, after the statement succeeded, in its transaction: the
 //!   history gets the new password's SCRAM secret, and VALID UNTIL is
-//!   brought within the maximum age (`after`). A failed or rolled-back
+//!   brought within the maximum age and a time-bound user's expiry (`after`). A failed or rolled-back
 //!   change leaves nothing.
 //!
 //! Nothing here runs a statement: the history is a label on the role and
@@ -107,7 +107,14 @@ fn changed_by_self(role: pg_sys::Oid) -> bool {
 pub fn after(role: pg_sys::Oid) {
     let settings = gucs::lifecycle_settings();
     let now = now();
-    let cap = history::valid_until_cap(&settings, roles::role_label(role).password_valid_days, now);
+    let by_age =
+        history::valid_until_cap(&settings, roles::role_label(role).password_valid_days, now);
+    // A time-bound user's password never outlives the user (its label
+    // carries the expiry to every database).
+    let cap = match (by_age, roles::expiry_label(role).map(|l| l.expires_at)) {
+        (Some(age), Some(expiry)) => Some(age.min(expiry)),
+        (age, expiry) => age.or(expiry),
+    };
     if !history::enabled(&settings) && cap.is_none() {
         return;
     }

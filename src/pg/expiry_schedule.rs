@@ -157,3 +157,8 @@ pub fn postpone(at: i64) {
         s.next_due.store(at.min(requested), Ordering::SeqCst);
     });
 }
+
+/// Whether the schedule exists (the library was preloaded).
+pub fn attached() -> bool {
+    !SCHEDULE.with(Cell::get).is_null()
+}

@@ -7,6 +7,7 @@
 
 use crate::pg::spi::spi;
 use crate::pg::syscache::{List, Tuple};
+use crate::policy::expiry::ExpiryLabel;
 use crate::policy::names::{ProtectedNames, GROUP_MARKER_ROLE};
 use crate::policy::password_history as history;
 use crate::policy::spec::RoleLabel;
@@ -66,12 +67,17 @@ pub const LOGIN_LABEL_PROVIDER: &CStr = c"managed_roles.login";
 /// (`policy::password_history`).
 pub const PASSWORD_LABEL_PROVIDER: &CStr = c"managed_roles.password";
 
+/// The provider of the label of a time-bound role
+/// (`policy::expiry::ExpiryLabel`).
+pub const EXPIRY_LABEL_PROVIDER: &CStr = c"managed_roles.expiry";
+
 /// Every provider of the labels the extension keeps on roles.
-pub const OWN_LABEL_PROVIDERS: [&CStr; 4] = [
+pub const OWN_LABEL_PROVIDERS: [&CStr; 5] = [
     LABEL_PROVIDER,
     LOGIN_LABEL_PROVIDER,
     PASSWORD_LABEL_PROVIDER,
     LOCKOUT_LABEL_PROVIDER,
+    EXPIRY_LABEL_PROVIDER,
 ];
 
 /// Whether `text` is a label the extension could have written for `provider`.
@@ -86,6 +92,8 @@ pub fn valid_own_label(provider: &CStr, text: &str) -> bool {
     } else if provider == LOCKOUT_LABEL_PROVIDER {
         text.strip_prefix("valid_until=")
             .is_some_and(|at| at == "none" || at.parse::<i64>().is_ok())
+    } else if provider == EXPIRY_LABEL_PROVIDER {
+        ExpiryLabel::parse(text).is_some_and(|label| label.format() == text)
     } else {
         false
     }
@@ -120,6 +128,20 @@ pub fn set_label(oid: pg_sys::Oid, provider: &CStr, text: Option<&str>) {
             text.as_ref().map_or(std::ptr::null(), |l| l.as_ptr()),
         )
     };
+}
+
+/// A time-bound role's expiry label, if it has one.
+pub fn expiry_label(oid: pg_sys::Oid) -> Option<ExpiryLabel> {
+    ExpiryLabel::parse(&label(oid, EXPIRY_LABEL_PROVIDER)?)
+}
+
+/// Sets (or removes) a role's expiry label, in the current transaction.
+pub fn set_expiry_label(oid: pg_sys::Oid, expiry: Option<&ExpiryLabel>) {
+    set_label(
+        oid,
+        EXPIRY_LABEL_PROVIDER,
+        expiry.map(ExpiryLabel::format).as_deref(),
+    );
 }
 
 /// The settings a role has from its template.

@@ -76,6 +76,42 @@ pub fn valid_until_for_lifetime(current: Option<i64>, old_expiry: Option<i64>, u
     }
 }
 
+/// The `managed_roles.expiry` label of a time-bound role: its expiry, and
+/// whether the expiry's lock took its LOGIN away (a renewal gives back only
+/// that). A label goes with its role (DROP ROLE removes it, pg_dumpall
+/// carries it by name), so the worker acts on a registry row only if the
+/// role with that OID carries the same expiry: never on a role that merely
+/// reused the OID or that a dump's row was mapped to by mistake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryLabel {
+    pub expires_at: i64,
+    pub login_taken: bool,
+}
+
+impl ExpiryLabel {
+    pub fn parse(text: &str) -> Option<ExpiryLabel> {
+        let mut items = text.split(' ');
+        let expires_at = items.next()?.strip_prefix("expires_at=")?.parse().ok()?;
+        let login_taken = match items.next() {
+            None => false,
+            Some("login_taken") => true,
+            Some(_) => return None,
+        };
+        items.next().is_none().then_some(ExpiryLabel {
+            expires_at,
+            login_taken,
+        })
+    }
+
+    pub fn format(&self) -> String {
+        if self.login_taken {
+            format!("expires_at={} login_taken", self.expires_at)
+        } else {
+            format!("expires_at={}", self.expires_at)
+        }
+    }
+}
+
 /// Why a requested lifetime is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -85,6 +121,8 @@ pub enum Refusal {
     NotInFuture,
     /// It would end after the template's maximum allows.
     BeyondMax { max_end: i64 },
+    /// It would outlive the time-bound caller's own lifetime.
+    BeyondCaller { caller_end: i64 },
     /// The template has no default and nothing was asked for (renewal).
     NothingAsked,
 }
@@ -99,6 +137,9 @@ pub struct Request {
     pub default_end: Option<i64>,
     /// creation + the template's lifetime.max
     pub max_end: Option<i64>,
+    /// The expiry of a time-bound caller (not a superuser): what it hands
+    /// out does not outlive it.
+    pub caller_end: Option<i64>,
 }
 
 /// The expiry of a user being created (`None`: it does not expire):
@@ -112,10 +153,11 @@ pub fn expiry_at_creation(request: &Request, now: i64) -> Result<Option<i64>, Re
         .or(request.valid_until)
         .or(request.default_end)
         .or(request.max_end)
+        .or(request.caller_end)
     else {
         return Ok(None);
     };
-    within_limits(end, request.max_end, now).map(Some)
+    within_limits(end, request, now).map(Some)
 }
 
 /// The new expiry of a renewal: what was asked for, else the template's
@@ -125,17 +167,20 @@ pub fn expiry_at_renewal(request: &Request, now: i64) -> Result<i64, Refusal> {
         .valid_for_end
         .or(request.default_end)
         .ok_or(Refusal::NothingAsked)?;
-    within_limits(end, request.max_end, now)
+    within_limits(end, request, now)
 }
 
-fn within_limits(end: i64, max_end: Option<i64>, now: i64) -> Result<i64, Refusal> {
+fn within_limits(end: i64, request: &Request, now: i64) -> Result<i64, Refusal> {
     if end <= now {
         return Err(Refusal::NotInFuture);
     }
-    match max_end {
-        Some(max_end) if end > max_end => Err(Refusal::BeyondMax { max_end }),
-        _ => Ok(end),
+    if let Some(max_end) = request.max_end.filter(|&max_end| end > max_end) {
+        return Err(Refusal::BeyondMax { max_end });
     }
+    if let Some(caller_end) = request.caller_end.filter(|&caller_end| end > caller_end) {
+        return Err(Refusal::BeyondCaller { caller_end });
+    }
+    Ok(end)
 }
 
 #[cfg(test)]
@@ -234,6 +279,59 @@ mod tests {
         assert_eq!(valid_until_for_lifetime(Some(80), Some(100), 200), 80);
         assert_eq!(valid_until_for_lifetime(Some(80), Some(100), 60), 60);
         assert_eq!(valid_until_for_lifetime(Some(80), None, 200), 80);
+    }
+
+    #[test]
+    fn labels_round_trip_and_nothing_else_parses() {
+        for label in [
+            ExpiryLabel {
+                expires_at: 12345,
+                login_taken: false,
+            },
+            ExpiryLabel {
+                expires_at: -7,
+                login_taken: true,
+            },
+        ] {
+            assert_eq!(ExpiryLabel::parse(&label.format()), Some(label));
+        }
+        for bad in [
+            "",
+            "expires_at=",
+            "expires_at=x",
+            "expires_at=1 login",
+            "expires_at=1 login_taken x",
+            "valid_until=1",
+        ] {
+            assert_eq!(ExpiryLabel::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_time_bound_caller_hands_out_nothing_that_outlives_it() {
+        let now = 1000 * S;
+        let caller = Request {
+            caller_end: Some(now + 10 * S),
+            ..Request::default()
+        };
+        // Nothing asked and no template lifetime: the caller's own end.
+        assert_eq!(expiry_at_creation(&caller, now), Ok(Some(now + 10 * S)));
+        let longer = Request {
+            valid_for_end: Some(now + 20 * S),
+            ..caller
+        };
+        assert_eq!(
+            expiry_at_creation(&longer, now),
+            Err(Refusal::BeyondCaller {
+                caller_end: now + 10 * S
+            })
+        );
+        assert_eq!(
+            expiry_at_renewal(&longer, now),
+            Err(Refusal::BeyondCaller {
+                caller_end: now + 10 * S
+            })
+        );
     }
 
     #[test]

@@ -90,6 +90,11 @@ pub struct Lifetime {
     /// provisioned it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heir: Option<String>,
+    /// The heir's OID when the template was defined (set by the template
+    /// store, never taken from input): the worker hands objects only to that
+    /// very role, not to one created later under a freed name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heir_oid: Option<u32>,
     /// Drop an expired user's objects instead of handing them to the heir.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drop_objects: bool,
@@ -203,6 +208,9 @@ pub fn parse_spec(template: &str, value: &serde_json::Value) -> Result<TemplateS
         }
     }
     dedup_keep_order(&mut spec.includes);
+    // The heir's OID is the template store's to fill in, from the name, on
+    // every definition (a dumped spec carries another cluster's).
+    spec.lifetime.heir_oid = None;
     let lifetime = &spec.lifetime;
     for (key, value) in [("default", &lifetime.default), ("max", &lifetime.max)] {
         if value
@@ -348,6 +356,12 @@ mod tests {
         .unwrap();
         assert_eq!(spec.lifetime.max.as_deref(), Some("30 days"));
         assert_eq!(spec.lifetime.heir.as_deref(), Some("lead"));
+        let given_oid = parse_spec(
+            "t",
+            &serde_json::json!({"lifetime": {"heir": "lead", "heir_oid": 10}}),
+        )
+        .unwrap();
+        assert_eq!(given_oid.lifetime.heir_oid, None);
         assert!(!spec.lifetime.drop_objects);
         // An empty lifetime is left out of the stored spec.
         let plain = parse_spec("t", &serde_json::json!({})).unwrap();

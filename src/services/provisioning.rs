@@ -79,20 +79,6 @@ fn password_valid_until(template: &Template, expires_at: Option<i64>) -> Option<
     ))
 }
 
-/// The user's expiry as the registry has it.
-fn registered_expiry(role: pg_sys::Oid) -> Option<i64> {
-    if !crate::services::registry::has_lifetimes() {
-        return None;
-    }
-    spi(
-        Spi::get_one_with_args::<pgrx::datum::TimestampWithTimeZone>(
-            "SELECT expires_at FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1",
-            &[role.into()],
-        ),
-    )
-    .map(pg_sys::TimestampTz::from)
-}
-
 /// Creates a LOGIN role from a template with a generated (or given) password
 /// and returns its credentials.
 pub fn create_managed_user(
@@ -126,7 +112,7 @@ pub fn create_managed_user(
                 .raise();
         }
         let (host, port, database) = connection_target(database);
-        let expires_at = expiry::expiry_for_new_user(&template, valid_for, valid_until);
+        let expires_at = expiry::expiry_for_new_user(&caller, &template, valid_for, valid_until);
         let (plaintext, generated) = choose_password(password);
 
         let ident = quote_identifier(name);
@@ -191,7 +177,7 @@ pub fn reset_managed_password(
         password::store_password(
             name,
             &plaintext,
-            password_valid_until(&template, registered_expiry(user.role.oid)).as_deref(),
+            password_valid_until(&template, expiry::registered_expiry(user.role.oid)).as_deref(),
         );
         spi(Spi::run_with_args(
             "UPDATE managed_roles.users SET password_set_at = pg_catalog.now() WHERE role_oid = $1",
@@ -265,7 +251,7 @@ pub fn adopt_user(name: Option<&str>, role: Option<&str>) -> JsonB {
         let groups = group_roles_for(&template.name, &load_templates());
         sync_user_groups(target.oid, name, &groups);
         // A template whose users are time-bound makes an adopted user one too.
-        let expires_at = expiry::expiry_for_new_user(&template, None, None);
+        let expires_at = expiry::expiry_for_new_user(&caller, &template, None, None);
         spi(Spi::run_with_args(
             "INSERT INTO managed_roles.users (role_oid, template, created_by, created_by_oid, password_set_at, adopted)
              VALUES ($1, $2, $3::text::name, $4, NULL, true)

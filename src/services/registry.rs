@@ -11,6 +11,7 @@ use pgrx::PgSqlErrorCode;
 pub(crate) struct Managed {
     pub role: Role,
     pub template: String,
+    pub created_by: Option<String>,
     pub created_by_oid: Option<pg_sys::Oid>,
 }
 
@@ -29,7 +30,7 @@ pub(crate) fn has_lifetimes() -> bool {
 pub(crate) fn managed_user(role: Role) -> Option<Managed> {
     Spi::connect(|client| {
         let table = spi(client.select(
-            "SELECT template, created_by_oid FROM managed_roles.users WHERE role_oid = $1",
+            "SELECT template, created_by::pg_catalog.text, created_by_oid FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1",
             Some(1),
             &[role.oid.into()],
         ));
@@ -38,10 +39,12 @@ pub(crate) fn managed_user(role: Role) -> Option<Managed> {
         }
         let row = table.first();
         let template: String = spi(row.get_by_name("template")).unwrap();
+        let created_by: Option<String> = spi(row.get(2));
         let created_by_oid: Option<pg_sys::Oid> = spi(row.get_by_name("created_by_oid"));
         Some(Managed {
             role,
             template,
+            created_by,
             created_by_oid,
         })
     })

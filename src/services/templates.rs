@@ -208,7 +208,8 @@ fn resolve_memberships(
 /// The lifetime key against this server: intervals PostgreSQL reads as
 /// positive, a default within the maximum, an heir that exists and is not a
 /// template group role.
-fn check_lifetime(template: &str, lifetime: &crate::policy::spec::Lifetime) {
+/// Returns the heir's OID.
+fn check_lifetime(template: &str, lifetime: &crate::policy::spec::Lifetime) -> Option<u32> {
     if lifetime.default.is_some() || lifetime.max.is_some() {
         let (positive, within) = Spi::connect(|client| {
             let row = spi(client.select(
@@ -239,7 +240,8 @@ fn check_lifetime(template: &str, lifetime: &crate::policy::spec::Lifetime) {
             .raise();
         }
     }
-    if let Some(heir) = &lifetime.heir {
+    let heir = lifetime.heir.as_ref()?;
+    {
         match roles::role_by_name(heir) {
             None => undefined_object(format!("role \"{heir}\" does not exist"))
                 .detail(format!(
@@ -253,7 +255,7 @@ fn check_lifetime(template: &str, lifetime: &crate::policy::spec::Lifetime) {
                     )
                     .raise()
             }
-            Some(_) => {}
+            Some(r) => Some(r.oid.to_u32()),
         }
     }
 }
@@ -389,7 +391,8 @@ fn define(
         None => templates.push(updated),
     }
     include_closure(name, &includes_map(&templates)).or_raise();
-    check_lifetime(name, &spec.lifetime);
+    let mut spec = spec;
+    spec.lifetime.heir_oid = check_lifetime(name, &spec.lifetime);
 
     let (group_oid, group_created) = ensure_group_role(name, &group);
     let (desired, skipped) = resolve_memberships(name, &spec);

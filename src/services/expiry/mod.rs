@@ -12,7 +12,7 @@ use crate::pg::expiry_schedule;
 use crate::pg::identity::{as_extension_owner, caller, Caller};
 use crate::pg::roles;
 use crate::pg::spi::spi;
-use crate::policy::expiry::{self, Refusal, Request, Standing, Step};
+use crate::policy::expiry::{self, ExpiryLabel, Refusal, Request, Standing, Step};
 use crate::services::audit;
 use crate::services::registry::{has_lifetimes, require_managed};
 use crate::services::rights::authorize_target;
@@ -48,11 +48,17 @@ fn raw(at: Option<TimestampWithTimeZone>) -> Option<i64> {
 /// the calendar, so PostgreSQL does it. `created_at`: the user's creation
 /// (now for a new user), from which the template's maximum counts.
 fn request(
+    caller: &Caller,
     template: &Template,
     valid_for: Option<Interval>,
     valid_until: Option<TimestampWithTimeZone>,
     created_at: Option<TimestampWithTimeZone>,
 ) -> (Request, i64) {
+    let caller_end = if caller.superuser {
+        None
+    } else {
+        registered_expiry(caller.oid)
+    };
     let lifetime = &template.spec.lifetime;
     Spi::connect(|client| {
         let row = spi(client.select(
@@ -75,6 +81,7 @@ fn request(
                 valid_until: raw(valid_until),
                 default_end: at(3),
                 max_end: at(4),
+                caller_end,
             },
             at(1).expect("now() is never NULL"),
         )
@@ -101,6 +108,15 @@ fn refusal(refusal: Refusal, template: &Template) -> Failure {
             shown(max_end)
         ))
         .hint("Ask for less, or have a superuser raise lifetime.max with define_template()."),
+        Refusal::BeyondCaller { caller_end } => Failure::new(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "the lifetime asked for is longer than your own",
+        )
+        .detail(format!(
+            "Your account is time-bound until {}; the accounts you provision or renew end by then too.",
+            shown(caller_end)
+        ))
+        .hint("Ask for less, or ask a superuser."),
         Refusal::NothingAsked => invalid_parameter(format!(
             "template \"{}\" has no default lifetime: give valid_for",
             template.name
@@ -111,11 +127,12 @@ fn refusal(refusal: Refusal, template: &Template) -> Failure {
 /// The expiry of a user being created or adopted from `template` (None:
 /// it does not expire).
 pub fn expiry_for_new_user(
+    caller: &Caller,
     template: &Template,
     valid_for: Option<Interval>,
     valid_until: Option<TimestampWithTimeZone>,
 ) -> Option<i64> {
-    let (request, now) = request(template, valid_for, valid_until, None);
+    let (request, now) = request(caller, template, valid_for, valid_until, None);
     expiry::expiry_at_creation(&request, now).unwrap_or_else(|r| refusal(r, template).raise())
 }
 
@@ -139,10 +156,26 @@ fn current_valid_until(role: pg_sys::Oid) -> Option<i64> {
 }
 
 /// Brings VALID UNTIL to `until` unless a nearer limit someone else set
-/// (a password's maximum age, a DBA) is in force: only the part that was
-/// the lifetime's own moves.
-fn set_password_limit(role: pg_sys::Oid, old_expiry: Option<i64>, until: i64) {
-    let target = expiry::valid_until_for_lifetime(current_valid_until(role), old_expiry, until);
+/// (a DBA, the password's maximum age) is in force: only the part that was
+/// the lifetime's own moves, and never beyond the password's maximum age
+/// counted from when it was set (`password_set_at`).
+fn set_password_limit(
+    role: pg_sys::Oid,
+    old_expiry: Option<i64>,
+    until: i64,
+    password_set_at: Option<i64>,
+) {
+    let mut target = expiry::valid_until_for_lifetime(current_valid_until(role), old_expiry, until);
+    if let Some(set_at) = password_set_at {
+        let cap = crate::policy::password_history::valid_until_cap(
+            &gucs::lifecycle_settings(),
+            roles::role_label(role).password_valid_days,
+            set_at,
+        );
+        if let Some(cap) = cap {
+            target = target.min(cap);
+        }
+    }
     if Some(target) != current_valid_until(role) {
         roles::set_valid_until_respecting_lockout(role, Some(target));
     }
@@ -151,69 +184,81 @@ fn set_password_limit(role: pg_sys::Oid, old_expiry: Option<i64>, until: i64) {
 /// A user becoming time-bound (adopted into a template with a lifetime):
 /// its password stops working at `until` at the latest.
 pub fn limit_password_to(role: pg_sys::Oid, until: i64) {
-    set_password_limit(role, None, until);
-}
-
-/// Records a new (or adopted) user's lifetime in its registry row, and
-/// clears what a registry row of a role with the same OID left (a role
-/// dropped without the extension).
-pub fn record_lifetime(role: pg_sys::Oid, expires_at: Option<i64>) {
-    if expires_at.is_none() && !has_lifetimes() {
-        return; // the schema before 0.3.0, until ALTER EXTENSION UPDATE
-    }
-    spi(Spi::run_with_args(
-        "UPDATE managed_roles.users SET expires_at = $2, locked_at = NULL, offboard_attempts = 0,
-                next_attempt_at = NULL, last_error = NULL
-          WHERE role_oid OPERATOR(pg_catalog.=) $1",
-        &[role.into(), as_timestamp(expires_at).into()],
-    ));
-}
-
-/// Whether the user's lifetime is over (unlock_user then refuses).
-pub fn has_expired(role: pg_sys::Oid) -> bool {
-    if !has_lifetimes() {
-        return false;
-    }
-    spi(Spi::get_one_with_args::<bool>(
-        "SELECT expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() FROM managed_roles.users
-          WHERE role_oid OPERATOR(pg_catalog.=) $1",
-        &[role.into()],
-    ))
-    .unwrap_or(false)
+    set_password_limit(role, None, until, None);
 }
 
 /// The registry's view of one time-bound user, locked against the worker
 /// and concurrent calls until this transaction ends.
 struct Row {
     created_at: Option<TimestampWithTimeZone>,
+    password_set_at: Option<i64>,
     standing: Option<Standing>,
 }
 
-fn lock_row(role: pg_sys::Oid) -> Row {
+/// The user's registry row under a row lock; None if it is gone (a
+/// concurrent drop_managed_user won).
+fn lock_row(role: pg_sys::Oid) -> Option<Row> {
     // A row lock is a write for SPI's read-only check.
     Spi::connect_mut(|client| {
-        let row = spi(client.update(
-            "SELECT created_at, expires_at, locked_at, offboard_attempts, next_attempt_at
+        let table = spi(client.update(
+            "SELECT created_at, expires_at, locked_at, offboard_attempts, next_attempt_at, password_set_at
                FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1 FOR UPDATE",
             Some(1),
             &[role.into()],
-        ))
-        .first();
+        ));
+        if table.is_empty() {
+            return None;
+        }
+        let row = table.first();
         let expires_at = raw(spi(row.get::<TimestampWithTimeZone>(2)));
-        Row {
+        Some(Row {
             created_at: spi(row.get::<TimestampWithTimeZone>(1)),
+            password_set_at: raw(spi(row.get::<TimestampWithTimeZone>(6))),
             standing: expires_at.map(|expires_at| Standing {
                 expires_at,
                 locked_at: raw(spi(row.get::<TimestampWithTimeZone>(3))),
                 attempts: spi(row.get::<i32>(4)).unwrap_or(0),
                 next_attempt_at: raw(spi(row.get::<TimestampWithTimeZone>(5))),
             }),
-        }
+        })
     })
 }
 
+fn require_row(role: pg_sys::Oid, name: &str) -> Row {
+    if !has_lifetimes() {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "time-bound users need the extension's 0.3.0 schema",
+        )
+        .hint("Run ALTER EXTENSION managed_roles UPDATE.")
+        .raise();
+    }
+    lock_row(role).unwrap_or_else(|| {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("role \"{name}\" is no longer managed by managed_roles"),
+        )
+        .raise()
+    })
+}
+
+/// Refuses acting on the session's own account (the session user too, as
+/// lock_user does).
+fn refuse_own_account(caller: &Caller, role: pg_sys::Oid, name: &str, verb: &str) {
+    // SAFETY: reads the session's user id.
+    let session_user = unsafe { pg_sys::GetSessionUserId() };
+    if !caller.superuser && (role == caller.oid || role == session_user) {
+        insufficient_privilege(format!("permission denied to {verb} your own account"))
+            .detail(format!(
+                "\"{name}\" is the current user; a time-bound user cannot change its own lifetime."
+            ))
+            .hint("Ask the manager who provisioned it, or a superuser.")
+            .raise();
+    }
+}
+
 /// renew_managed_user(): a new expiry within the template's maximum; a user
-/// locked at its expiry gets its login back.
+/// locked at its expiry gets back the login the lock took.
 pub fn renew_managed_user(name: Option<&str>, valid_for: Option<Interval>) -> JsonB {
     let caller = caller();
     let name = required(name, "user name");
@@ -221,38 +266,42 @@ pub fn renew_managed_user(name: Option<&str>, valid_for: Option<Interval>) -> Js
         let user = require_managed(name);
         let template = require_template(&user.template);
         authorize_target(&caller, &user, &template, "renew");
-        if !caller.superuser && user.role.oid == caller.oid {
-            insufficient_privilege("permission denied to renew your own account")
-                .detail("A time-bound user cannot extend its own lifetime.")
-                .hint("Ask the manager who provisioned it, or a superuser.")
-                .raise();
-        }
-        let row = lock_row(user.role.oid);
-        let (request, _) = request(&template, valid_for, None, row.created_at);
-        // SAFETY: reads the transaction's start time, the now() of the SQL above.
-        let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+        refuse_own_account(&caller, user.role.oid, name, "renew");
+        crate::services::offboard::coordinator::lock_role(user.role.oid);
+        let row = require_row(user.role.oid, name);
+        let (request, now) = request(&caller, &template, valid_for, None, row.created_at);
         let until = expiry::expiry_at_renewal(&request, now)
             .unwrap_or_else(|r| refusal(r, &template).raise());
         let old = row.standing.map(|s| s.expires_at);
         let was_locked = row.standing.is_some_and(|s| s.locked_at.is_some());
+        let login_taken = roles::expiry_label(user.role.oid).is_some_and(|l| l.login_taken);
         spi(Spi::run_with_args(
             "UPDATE managed_roles.users SET expires_at = $2, locked_at = NULL, offboard_attempts = 0,
                     next_attempt_at = NULL, last_error = NULL
               WHERE role_oid OPERATOR(pg_catalog.=) $1",
             &[user.role.oid.into(), as_timestamp(Some(until)).into()],
         ));
-        if was_locked {
+        roles::set_expiry_label(
+            user.role.oid,
+            Some(&ExpiryLabel {
+                expires_at: until,
+                login_taken: false,
+            }),
+        );
+        // Only the login the expiry's lock took: a lock_user() stays.
+        let login_restored = was_locked && login_taken;
+        if login_restored {
             spi(Spi::run(&format!(
                 "ALTER ROLE {} LOGIN",
                 quote_identifier(&user.role.name)
             )));
         }
-        set_password_limit(user.role.oid, old, until);
+        set_password_limit(user.role.oid, old, until, row.password_set_at);
         let report = json!({
             "username": user.role.name,
             "expires_at": shown(until),
             "previous_expires_at": old.map(shown),
-            "login_restored": was_locked,
+            "login_restored": login_restored,
         });
         audit::record(
             &caller,
@@ -284,7 +333,8 @@ pub fn expire_managed_user(name: Option<&str>) -> JsonB {
             )
             .raise();
         }
-        let row = lock_row(user.role.oid);
+        crate::services::offboard::coordinator::lock_role(user.role.oid);
+        let row = require_row(user.role.oid, name);
         // SAFETY: reads the transaction's start time (now()).
         let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
         let old = row.standing.map(|s| s.expires_at);
@@ -293,12 +343,12 @@ pub fn expire_managed_user(name: Option<&str>) -> JsonB {
             "UPDATE managed_roles.users SET expires_at = $2 WHERE role_oid OPERATOR(pg_catalog.=) $1",
             &[user.role.oid.into(), as_timestamp(Some(until)).into()],
         ));
-        set_password_limit(user.role.oid, old, until);
+        set_password_limit(user.role.oid, old, until, None);
         let report = lock(
             &caller,
             "expire",
-            &user.role.name,
-            user.role.oid,
+            &user.role,
+            until,
             json!({"previous_expires_at": old.map(shown)}),
         );
         schedule_at_commit(now);
@@ -307,23 +357,34 @@ pub fn expire_managed_user(name: Option<&str>) -> JsonB {
 }
 
 /// Locks an expired user: NOLOGIN, its sessions ended (now, and any that
-/// slipped in once this commits), recorded in the registry and the audit log.
+/// slipped in once this commits), recorded in the registry, its label (which
+/// remembers whether the lock took its login) and the audit log.
 fn lock(
     actor: &Caller,
     action: &str,
-    name: &str,
-    role: pg_sys::Oid,
+    role: &roles::Role,
+    expires_at: i64,
     details: serde_json::Value,
 ) -> serde_json::Value {
-    spi(Spi::run(&format!(
-        "ALTER ROLE {} NOLOGIN",
-        quote_identifier(name)
-    )));
-    let sessions = crate::services::sessions::terminate_sessions(Some(role), None);
-    crate::services::sessions::terminate_after_commit(role);
+    let name = role.name.as_str();
+    if role.can_login {
+        spi(Spi::run(&format!(
+            "ALTER ROLE {} NOLOGIN",
+            quote_identifier(name)
+        )));
+    }
+    roles::set_expiry_label(
+        role.oid,
+        Some(&ExpiryLabel {
+            expires_at,
+            login_taken: role.can_login,
+        }),
+    );
+    let sessions = crate::services::sessions::terminate_sessions(Some(role.oid), None);
+    crate::services::sessions::terminate_after_commit(role.oid);
     spi(Spi::run_with_args(
         "UPDATE managed_roles.users SET locked_at = pg_catalog.now() WHERE role_oid OPERATOR(pg_catalog.=) $1",
-        &[role.into()],
+        &[role.oid.into()],
     ));
     let grace = gucs::expiry_settings().grace_us;
     let mut report = json!({
@@ -335,7 +396,7 @@ fn lock(
     if let (Some(report), Some(details)) = (report.as_object_mut(), details.as_object()) {
         report.extend(details.clone());
     }
-    audit::record(actor, action, Some(name), Some(role), report.clone());
+    audit::record(actor, action, Some(name), Some(role.oid), report.clone());
     pgrx::log!(
         "managed_roles: managed user \"{name}\" expired: locked (NOLOGIN), {sessions} session(s) ended; offboarded after managed_roles.expiry_grace"
     );
@@ -378,20 +439,21 @@ pub fn due_users() -> (Vec<(pg_sys::Oid, Standing)>, Option<i64>) {
     })
 }
 
-/// One user's due step, in the caller's transaction: re-read under a row
-/// lock (it may have been renewed, dropped or done meanwhile).
+/// One user's due step, in the caller's transaction. The role is locked
+/// first (no rename, grant or drop meanwhile) and its registry row re-read
+/// under a row lock (it may have been renewed or dropped). A row whose role
+/// does not carry the same expiry label is not acted on: the role was
+/// dropped without the extension (and its OID perhaps reused), or a
+/// restored row was mapped to the wrong role.
 pub fn act_on(role: pg_sys::Oid) {
-    let Some(name) = roles::role_by_oid(role).map(|r| r.name) else {
-        Failure::new(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            format!(
-                "the role of registry entry {} no longer exists",
-                role.to_u32()
-            ),
-        )
-        .raise()
+    crate::services::offboard::coordinator::lock_role(role);
+    let Some(standing) = lock_row(role).and_then(|row| row.standing) else {
+        return; // dropped or made permanent meanwhile
     };
-    let Some(standing) = lock_row_if_any(role) else {
+    let current = roles::role_by_oid(role);
+    let labelled = roles::expiry_label(role).map(|l| l.expires_at);
+    let Some(current) = current.filter(|_| labelled == Some(standing.expires_at)) else {
+        disown(role, &standing);
         return;
     };
     // SAFETY: reads the clock.
@@ -402,52 +464,116 @@ pub fn act_on(role: pg_sys::Oid) {
             lock(
                 &worker_actor(),
                 "expiry_lock",
-                &name,
-                role,
+                &current,
+                standing.expires_at,
                 json!({"expires_at": shown(standing.expires_at)}),
             );
         }
-        Step::Offboard => offboard(role, &name),
+        Step::Offboard => offboard(&current),
     }
 }
 
-fn lock_row_if_any(role: pg_sys::Oid) -> Option<Standing> {
-    let present = spi(Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1)",
-        &[role.into()],
-    ))
-    .unwrap_or(false);
-    present.then(|| lock_row(role).standing).flatten()
+/// A registry row that no longer describes its role: its lifetime is
+/// cleared (so the worker stops looking at it), and the DBA told why.
+fn disown(role: pg_sys::Oid, standing: &Standing) {
+    let error = match roles::role_by_oid(role) {
+        None => format!("the role of registry entry {} no longer exists", role.to_u32()),
+        Some(r) => format!(
+            "role \"{}\" (OID {}) does not carry the expiry its registry entry records; it was not touched",
+            r.name,
+            role.to_u32()
+        ),
+    };
+    spi(Spi::run_with_args(
+        "UPDATE managed_roles.users SET expires_at = NULL, locked_at = NULL, next_attempt_at = NULL,
+                last_error = $2
+          WHERE role_oid OPERATOR(pg_catalog.=) $1",
+        &[role.into(), error.as_str().into()],
+    ));
+    audit::record(
+        &worker_actor(),
+        "expiry_failed",
+        None,
+        Some(role),
+        json!({"error": error, "expires_at": shown(standing.expires_at), "lifetime_cleared": true}),
+    );
+    pgrx::warning!("managed_roles: {error}; its lifetime was cleared");
+}
+
+/// The heir of an expired user's objects: the template's lifetime.heir, or
+/// the role that provisioned the user, each only while it is the very role
+/// named (same OID and name: not one created later under a freed name).
+fn heir_of(
+    user: &crate::services::registry::Managed,
+    template: &Template,
+) -> Result<String, String> {
+    let lifetime = &template.spec.lifetime;
+    if let Some(heir) = &lifetime.heir {
+        let current = roles::role_by_name(heir);
+        return match (current, lifetime.heir_oid) {
+            (Some(r), Some(oid)) if r.oid.to_u32() == oid => Ok(r.name),
+            _ => Err(format!(
+                "the heir of template \"{}\", role \"{heir}\", is not the role the template named (dropped, renamed or created again); define the template again",
+                template.name
+            )),
+        };
+    }
+    let creator = user.created_by_oid.and_then(roles::role_by_oid);
+    match creator {
+        Some(r) if Some(r.name.as_str()) == user.created_by.as_deref() => Ok(r.name),
+        _ => Err(format!(
+            "the role that provisioned it (\"{}\") is gone or renamed; name an heir in the template's lifetime.heir",
+            user.created_by.as_deref().unwrap_or("?")
+        )),
+    }
 }
 
 /// Offboards an expired user as drop_managed_user would: objects to the
-/// template's heir (default: the role that provisioned the user), or
-/// dropped only when the template says so; the same neutralisation of the
-/// leaver's code and the same all-or-nothing work across databases.
-fn offboard(role: pg_sys::Oid, name: &str) {
-    let user = require_managed(name);
+/// heir, or dropped only when the template says so; the same neutralisation
+/// of the leaver's code and the same all-or-nothing work across databases.
+fn offboard(role: &roles::Role) {
+    let user = require_managed(&role.name);
     let template = require_template(&user.template);
-    let lifetime = &template.spec.lifetime;
-    let heir = if lifetime.drop_objects {
+    let drop_objects = template.spec.lifetime.drop_objects;
+    let heir = if drop_objects {
         None
     } else {
-        lifetime.heir.clone().or_else(|| {
-            user.created_by_oid
-                .and_then(roles::role_by_oid)
-                .map(|r| r.name)
-        })
+        match heir_of(&user, &template) {
+            Ok(heir) => Some(heir),
+            Err(reason) => {
+                let deps = crate::services::dependencies::dependencies(role.oid);
+                let owns = !deps.local_owned.is_empty()
+                    || deps.other_databases.iter().any(|db| db.owned > 0);
+                if owns {
+                    Failure::new(
+                        PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+                        format!(
+                            "no heir for the objects of expired user \"{}\": {reason}",
+                            role.name
+                        ),
+                    )
+                    .raise();
+                }
+                None
+            }
+        }
     };
-    let report = crate::services::provisioning::offboard_user(
+    crate::services::provisioning::offboard_user(
         &caller(),
         &worker_actor(),
-        name,
+        &role.name,
         heir.as_deref(),
-        lifetime.drop_objects,
+        drop_objects,
     );
     pgrx::log!(
-        "managed_roles: expired user \"{name}\" (oid {}) offboarded: {}",
-        role.to_u32(),
-        report
+        "managed_roles: expired user \"{}\" offboarded (objects {}: {})",
+        role.name,
+        if drop_objects {
+            "dropped"
+        } else {
+            "reassigned"
+        },
+        heir.as_deref().unwrap_or("none owned")
     );
 }
 
@@ -481,4 +607,82 @@ pub fn record_failure(role: pg_sys::Oid, error: &str) -> i64 {
         shown(next)
     );
     next
+}
+
+/// Offboarding work a crash left prepared, rolled back by the runner at the
+/// start of each pass: audited and logged when there was any.
+pub fn resolve_leftovers() {
+    let resolved = crate::services::offboard::coordinator::resolve_leftovers();
+    let any = resolved.iter().any(|r| {
+        r["rolled_back"].as_array().is_some_and(|a| !a.is_empty()) || !r["error"].is_null()
+    });
+    if any {
+        audit::record(
+            &worker_actor(),
+            "resolve_offboarding",
+            None,
+            None,
+            json!({"leftovers": resolved}),
+        );
+        pgrx::log!(
+            "managed_roles: the expiry worker rolled back offboarding work left prepared: {}",
+            serde_json::Value::from(resolved)
+        );
+    }
+}
+
+/// Records a new (or adopted) user's lifetime in its registry row and its
+/// label, and clears what a registry row of a role with the same OID left
+/// (a role dropped without the extension).
+pub fn record_lifetime(role: pg_sys::Oid, expires_at: Option<i64>) {
+    if !has_lifetimes() {
+        if expires_at.is_some() {
+            Failure::new(
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "time-bound users need the extension's 0.3.0 schema",
+            )
+            .hint("Run ALTER EXTENSION managed_roles UPDATE.")
+            .raise();
+        }
+        return; // the schema before 0.3.0, until ALTER EXTENSION UPDATE
+    }
+    roles::set_expiry_label(
+        role,
+        expires_at
+            .map(|expires_at| ExpiryLabel {
+                expires_at,
+                login_taken: false,
+            })
+            .as_ref(),
+    );
+    if expires_at.is_some() && !expiry_schedule::attached() {
+        pgrx::warning!(
+            "managed_roles is not in shared_preload_libraries: no expiry worker will lock or offboard this user"
+        );
+    }
+    spi(Spi::run_with_args(
+        "UPDATE managed_roles.users SET expires_at = $2, locked_at = NULL, offboard_attempts = 0,
+                next_attempt_at = NULL, last_error = NULL
+          WHERE role_oid OPERATOR(pg_catalog.=) $1",
+        &[role.into(), as_timestamp(expires_at).into()],
+    ));
+}
+
+/// The registered expiry of a role (None: not time-bound, or not managed).
+pub fn registered_expiry(role: pg_sys::Oid) -> Option<i64> {
+    if !has_lifetimes() {
+        return None;
+    }
+    raw(spi(Spi::get_one_with_args::<TimestampWithTimeZone>(
+        "SELECT expires_at FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1",
+        &[role.into()],
+    )))
+}
+
+/// Whether the user's lifetime is over (unlock_user then refuses).
+pub fn has_expired(role: pg_sys::Oid) -> bool {
+    registered_expiry(role).is_some_and(|at| {
+        // SAFETY: reads the transaction's start time (now()).
+        at <= unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
+    })
 }

@@ -90,6 +90,8 @@ pub extern "C-unwind" fn managed_roles_expiry_launcher(_arg: pg_sys::Datum) {
         if BackgroundWorker::sighup_received() {
             // SAFETY: the documented way for a worker to reload settings.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+            // A new grace period or retry delay moves what is due: look now.
+            last_run = i64::MIN;
         }
         // At most one run a second, whatever the schedule says.
         let due = expiry_schedule::next_due()
@@ -169,12 +171,13 @@ fn run_due() -> Result<i64, String> {
     }
     // Offboarding prepared by a run (or a call) that crashed holds locks
     // the steps below need.
-    in_transaction(|| {
-        as_extension_owner(crate::services::offboard::coordinator::resolve_leftovers)
-    })?;
+    in_transaction(|| as_extension_owner(super::resolve_leftovers))?;
     let (due, _) = in_transaction(due_users)?;
     let settings = gucs::expiry_settings();
     for (role, standing) in due {
+        if BackgroundWorker::sigterm_received() {
+            return Err("asked to stop (SIGTERM); the rest waits for the next pass".into());
+        }
         if let Step::WaitUntil(_) = next_step(&standing, &settings, now()) {
             continue;
         }

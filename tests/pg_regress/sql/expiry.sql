@@ -87,11 +87,33 @@ SET ROLE ex_mon;
 SELECT count(*) FROM managed_roles.expiry_status;
 RESET ROLE;
 
+-- A time-bound manager hands out nothing that outlives it.
+SET ROLE ex_boss;
+SELECT managed_roles.create_managed_user('ex_long', 'writer', valid_for => '2 days');
+SELECT (managed_roles.create_managed_user('ex_capped', 'writer') ->> 'expires_at')::timestamptz
+       = (SELECT expires_at FROM managed_roles.users WHERE username = 'ex_boss') AS ends_with_its_manager;
+SELECT managed_roles.renew_managed_user('ex_capped', '2 days');
+RESET ROLE;
+
+-- A renewal gives back only the login the expiry took: a lock_user() stays.
+SELECT managed_roles.lock_user('ex_two') ->> 'locked' AS locked;
+SELECT managed_roles.expire_managed_user('ex_two') ->> 'locked' AS expired;
+SELECT managed_roles.renew_managed_user('ex_two', '1 hour') ->> 'login_restored' AS login_restored;
+SELECT rolcanlogin FROM pg_roles WHERE rolname = 'ex_two';
+
+-- A renewal never takes the password past its maximum age.
+SELECT managed_roles.define_template('short_pw', '{"includes": ["writer"], "login": {"password_valid_days": 1}}') ->> 'template' AS template;
+SELECT managed_roles.create_managed_user('ex_pw', 'short_pw', valid_for => '2 hours') ->> 'username' AS created;
+SELECT managed_roles.renew_managed_user('ex_pw', '10 days') ->> 'username' AS renewed;
+SELECT rolvaliduntil <= now() + interval '1 day' AS within_password_age,
+       (SELECT expires_at FROM managed_roles.users WHERE username = 'ex_pw') > now() + interval '9 days' AS renewed_lifetime
+  FROM pg_roles WHERE rolname = 'ex_pw';
+
 -- Everything is in the audit log, by whom it was done.
 SELECT actor, action, target FROM managed_roles.audit_log
  WHERE action IN ('renew', 'expire') AND target LIKE 'ex\_%' ORDER BY id;
 
 -- Clean up.
 SELECT managed_roles.drop_managed_user(u) ->> 'dropped' AS dropped
-  FROM unnest(ARRAY['ex_temp', 'ex_boss', 'ex_mon', 'ex_plain', 'ex_two', 'ex_until', 'ex_con', 'ex_adopted']) u;
-SELECT managed_roles.drop_template('contractor') ->> 'dropped' AS dropped;
+  FROM unnest(ARRAY['ex_capped', 'ex_pw', 'ex_temp', 'ex_boss', 'ex_mon', 'ex_plain', 'ex_two', 'ex_until', 'ex_con', 'ex_adopted']) u;
+SELECT managed_roles.drop_template(t) ->> 'dropped' AS dropped FROM unnest(ARRAY['contractor', 'short_pw']) t;
