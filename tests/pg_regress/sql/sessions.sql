@@ -65,7 +65,8 @@ SELECT managed_roles.lock_user('s_app');
 SELECT managed_roles.active_connections();
 \c :su
 SELECT action, target FROM managed_roles.audit_log
- WHERE action IN ('lock', 'unlock', 'force_logout', 'block_connections', 'restore_connections') ORDER BY id;
+ WHERE action IN ('lock', 'unlock', 'force_logout', 'block_connections', 'restore_connections')
+   AND (target IS NULL OR target NOT LIKE 'ex\_%') ORDER BY id;
 DROP DATABASE s_db;
 SELECT managed_roles.drop_managed_user(u) ->> 'dropped' AS dropped
   FROM unnest(ARRAY['s_boss', 's_app', 's_other_boss']) AS u;
