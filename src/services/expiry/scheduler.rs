@@ -172,17 +172,26 @@ fn run_due() -> Result<i64, String> {
     // Offboarding prepared by a run (or a call) that crashed holds locks
     // the steps below need.
     in_transaction(|| as_extension_owner(super::resolve_leftovers))?;
-    let (due, _) = in_transaction(due_users)?;
-    let settings = gucs::expiry_settings();
-    for (role, standing) in due {
-        if BackgroundWorker::sigterm_received() {
-            return Err("asked to stop (SIGTERM); the rest waits for the next pass".into());
+    // Two rounds: a user locked in the first whose grace is already over
+    // (a server down past it, expiry_grace 0) is offboarded in the second.
+    for _round in 0..2 {
+        let (due, _) = in_transaction(due_users)?;
+        let settings = gucs::expiry_settings();
+        let mut acted = false;
+        for (role, standing) in due {
+            if BackgroundWorker::sigterm_received() {
+                return Err("asked to stop (SIGTERM); the rest waits for the next pass".into());
+            }
+            if let Step::WaitUntil(_) = next_step(&standing, &settings, now()) {
+                continue;
+            }
+            acted = true;
+            if let Err(error) = in_transaction(|| as_extension_owner(|| act_on(role))) {
+                in_transaction(|| as_extension_owner(|| record_failure(role, &error)))?;
+            }
         }
-        if let Step::WaitUntil(_) = next_step(&standing, &settings, now()) {
-            continue;
-        }
-        if let Err(error) = in_transaction(|| as_extension_owner(|| act_on(role))) {
-            in_transaction(|| as_extension_owner(|| record_failure(role, &error)))?;
+        if !acted {
+            break;
         }
     }
     // What is due next: the first expiry still ahead, and the steps of the
@@ -212,8 +221,15 @@ pub extern "C-unwind" fn managed_roles_expiry_runner(_arg: pg_sys::Datum) {
     let home = gucs::home_database();
     BackgroundWorker::connect_worker_to_spi(Some(&home), None);
     crate::pg::spi::pin_worker_settings(gucs::offboard_lock_timeout());
+    let started = std::time::Instant::now();
     match run_due() {
-        Ok(next) => expiry_schedule::run_succeeded(next),
+        Ok(next) => {
+            expiry_schedule::run_succeeded(next);
+            pgrx::debug1!(
+                "managed_roles: expiry pass done in {:.3} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
         Err(error) => pgrx::log!("managed_roles: the expiry runner stopped: {error}"),
     }
 }
