@@ -99,3 +99,19 @@ pub fn not_null(argument: &str) -> Failure {
 pub fn required<'a>(value: Option<&'a str>, argument: &str) -> &'a str {
     value.unwrap_or_else(|| not_null(argument).raise())
 }
+
+/// The message (and DETAIL) of an error a background worker caught, for
+/// its report and the server log.
+pub fn caught_message(caught: pgrx::pg_sys::panic::CaughtError) -> String {
+    use pgrx::pg_sys::panic::CaughtError;
+    match caught {
+        CaughtError::PostgresError(report)
+        | CaughtError::ErrorReport(report)
+        | CaughtError::RustPanic {
+            ereport: report, ..
+        } => match report.detail() {
+            Some(detail) => format!("{} ({detail})", report.message()),
+            None => report.message().to_string(),
+        },
+    }
+}

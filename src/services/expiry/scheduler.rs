@@ -13,12 +13,12 @@
 //!   restart resumes where it stopped.
 
 use super::{act_on, due_users, record_failure};
+use crate::errors::caught_message;
 use crate::gucs;
 use crate::pg::expiry_schedule::{self, NEVER};
 use crate::pg::identity::as_extension_owner;
 use crate::policy::expiry::{next_step, Step};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
-use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 
 /// Even with nothing due the runner looks at the registry this often, for
@@ -113,19 +113,6 @@ pub extern "C-unwind" fn managed_roles_expiry_launcher(_arg: pg_sys::Datum) {
         if !BackgroundWorker::wait_latch(Some(std::time::Duration::from_micros(wait + 1000))) {
             return; // SIGTERM: the server is stopping
         }
-    }
-}
-
-fn caught_message(caught: CaughtError) -> String {
-    match caught {
-        CaughtError::PostgresError(report)
-        | CaughtError::ErrorReport(report)
-        | CaughtError::RustPanic {
-            ereport: report, ..
-        } => match report.detail() {
-            Some(detail) => format!("{} ({detail})", report.message()),
-            None => report.message().to_string(),
-        },
     }
 }
 

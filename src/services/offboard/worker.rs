@@ -9,11 +9,11 @@
 //! disallowed (a prepared transaction must always be finishable).
 
 use super::{read_outcome, work, write_outcome, Job, Outcome, Phase, GID_PREFIX, SEGMENT_SIZE};
+use crate::errors::caught_message;
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, DynamicBackgroundWorker,
     SignalWakeFlags,
 };
-use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 use std::ffi::CString;
 
@@ -103,19 +103,6 @@ fn builder(database_name: &str, job: &Job, notify: bool) -> BackgroundWorkerBuil
         .enable_spi_access()
         .set_restart_time(None)
         .set_notify_pid(if notify { me } else { 0 })
-}
-
-fn caught_message(caught: CaughtError) -> String {
-    match caught {
-        CaughtError::PostgresError(report)
-        | CaughtError::ErrorReport(report)
-        | CaughtError::RustPanic {
-            ereport: report, ..
-        } => match report.detail() {
-            Some(detail) => format!("{} ({detail})", report.message()),
-            None => report.message().to_string(),
-        },
-    }
 }
 
 /// Ends whatever transaction an error left behind and reports the error.
