@@ -18,7 +18,9 @@ use crate::gucs;
 use crate::pg::expiry_schedule::{self, NEVER};
 use crate::pg::identity::as_extension_owner;
 use crate::policy::expiry::{next_step, Step};
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, SignalWakeFlags,
+};
 use pgrx::prelude::*;
 
 /// Even with nothing due the runner looks at the registry this often, for
@@ -54,8 +56,11 @@ fn home_database_exists() -> bool {
     BackgroundWorker::transaction(|| crate::pg::catalog::database_exists_without_connection(&home))
 }
 
-/// Starts the runner and waits until it has exited.
-fn run_once() {
+/// Starts the runner and waits until it has exited. Returns false when the
+/// launcher itself is asked to stop meanwhile: then the runner is asked to
+/// stop too and not waited for (during a shutdown the postmaster starts no
+/// new worker, so waiting for one to start would keep it waiting for us).
+fn run_once() -> bool {
     // SAFETY: reads this process's pid.
     let me = unsafe { pg_sys::MyProcPid };
     let started = BackgroundWorkerBuilder::new("managed_roles expiry runner")
@@ -66,13 +71,21 @@ fn run_once() {
         .set_restart_time(None)
         .set_notify_pid(me)
         .load_dynamic();
-    match started {
-        Ok(worker) => {
-            let _ = worker.wait_for_startup();
-            let _ = worker.wait_for_shutdown();
+    let Ok(runner) = started else {
+        pgrx::log!("managed_roles: no background worker slot for the expiry runner; retried later (raise max_worker_processes)");
+        return true;
+    };
+    loop {
+        // The postmaster signals us (bgw_notify_pid) when the runner starts
+        // or stops, which sets the latch.
+        if let Err(BackgroundWorkerStatus::Stopped | BackgroundWorkerStatus::PostmasterDied) =
+            runner.pid()
+        {
+            return true;
         }
-        Err(_) => {
-            pgrx::log!("managed_roles: no background worker slot for the expiry runner; retried later (raise max_worker_processes)")
+        if !BackgroundWorker::wait_latch(Some(std::time::Duration::from_millis(500))) {
+            let _ = runner.terminate();
+            return false;
         }
     }
 }
@@ -100,7 +113,9 @@ pub extern "C-unwind" fn managed_roles_expiry_launcher(_arg: pg_sys::Datum) {
         if due <= now() {
             if home_database_exists() {
                 let before = expiry_schedule::run_begins();
-                run_once();
+                if !run_once() {
+                    return; // SIGTERM: the server is stopping
+                }
                 let retry = now().saturating_add(gucs::expiry_settings().retry_delay_us);
                 expiry_schedule::run_ended(before, retry, now());
             } else {
@@ -166,9 +181,8 @@ fn run_due() -> Result<i64, String> {
         let settings = gucs::expiry_settings();
         let mut acted = false;
         for (role, standing) in due {
-            if BackgroundWorker::sigterm_received() {
-                return Err("asked to stop (SIGTERM); the rest waits for the next pass".into());
-            }
+            // A pending SIGTERM (die) ends the process here, between two users.
+            pgrx::check_for_interrupts!();
             if let Step::WaitUntil(_) = next_step(&standing, &settings, now()) {
                 continue;
             }
@@ -198,13 +212,31 @@ fn run_due() -> Result<i64, String> {
     Ok(next)
 }
 
+unsafe extern "C-unwind" {
+    /// PostgreSQL's SIGTERM handler for backends (postgres.c), by its C
+    /// symbol: pg_sys::die is a Rust wrapper, not a signal handler.
+    #[link_name = "die"]
+    fn postgres_die(signal: std::ffi::c_int);
+}
+
 /// Entry point of the runner (one pass, in the home database, as the
 /// bootstrap superuser with pinned settings; the steps run as the extension
 /// owner).
 #[pg_guard]
 #[no_mangle]
 pub extern "C-unwind" fn managed_roles_expiry_runner(_arg: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
+    // PostgreSQL's own SIGTERM handler for backends (die): a shutdown or
+    // pg_terminate_backend ends the runner at the next interrupt check,
+    // also while it waits for an offboarding worker, its transaction rolled
+    // back (and with it whatever it prepared elsewhere).
+    // SAFETY: installs a signal handler before signals are unblocked.
+    unsafe {
+        #[cfg(not(feature = "pg18"))]
+        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die));
+        #[cfg(feature = "pg18")]
+        pg_sys::pqsignal_be(pg_sys::SIGTERM as i32, Some(postgres_die));
+    }
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::empty());
     let home = gucs::home_database();
     BackgroundWorker::connect_worker_to_spi(Some(&home), None);
     crate::pg::spi::pin_worker_settings(gucs::offboard_lock_timeout());
