@@ -208,8 +208,15 @@ fn resolve_memberships(
 /// The lifetime key against this server: intervals PostgreSQL reads as
 /// positive, a default within the maximum, an heir that exists and is not a
 /// template group role.
-/// Returns the heir's OID.
-fn check_lifetime(template: &str, lifetime: &crate::policy::spec::Lifetime) -> Option<u32> {
+/// Returns the heir's OID. `strict` is false for a restore, where a missing
+/// heir must not fail the whole COPY of the templates: the template keeps
+/// the name without an OID, which the expiry worker refuses until the
+/// template is defined again (with a WARNING now).
+fn check_lifetime(
+    template: &str,
+    lifetime: &crate::policy::spec::Lifetime,
+    strict: bool,
+) -> Option<u32> {
     if lifetime.default.is_some() || lifetime.max.is_some() {
         let (positive, within) = Spi::connect(|client| {
             let row = spi(client.select(
@@ -243,6 +250,12 @@ fn check_lifetime(template: &str, lifetime: &crate::policy::spec::Lifetime) -> O
     let heir = lifetime.heir.as_ref()?;
     {
         match roles::role_by_name(heir) {
+            None if !strict => {
+                pgrx::warning!(
+                    "lifetime.heir \"{heir}\" of template \"{template}\" does not exist here; its expired users are not offboarded until the template is defined again with an existing heir"
+                );
+                None
+            }
             None => undefined_object(format!("role \"{heir}\" does not exist"))
                 .detail(format!(
                     "Template \"{template}\" names it as lifetime.heir."
@@ -392,7 +405,7 @@ fn define(
     }
     include_closure(name, &includes_map(&templates)).or_raise();
     let mut spec = spec;
-    spec.lifetime.heir_oid = check_lifetime(name, &spec.lifetime);
+    spec.lifetime.heir_oid = check_lifetime(name, &spec.lifetime, audited);
 
     let (group_oid, group_created) = ensure_group_role(name, &group);
     let (desired, skipped) = resolve_memberships(name, &spec);

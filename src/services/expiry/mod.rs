@@ -54,10 +54,17 @@ fn request(
     valid_until: Option<TimestampWithTimeZone>,
     created_at: Option<TimestampWithTimeZone>,
 ) -> (Request, i64) {
+    // The current user, and the session and outer users behind a SET ROLE
+    // or a SECURITY DEFINER function: the nearest expiry among them.
     let caller_end = if caller.superuser {
         None
     } else {
-        registered_expiry(caller.oid)
+        // SAFETY: reads the session's identities.
+        let (session, outer) = unsafe { (pg_sys::GetSessionUserId(), pg_sys::GetOuterUserId()) };
+        [caller.oid, session, outer]
+            .into_iter()
+            .filter_map(registered_expiry)
+            .min()
     };
     let lifetime = &template.spec.lifetime;
     Spi::connect(|client| {
@@ -156,9 +163,11 @@ fn current_valid_until(role: pg_sys::Oid) -> Option<i64> {
 }
 
 /// Brings VALID UNTIL to `until` unless a nearer limit someone else set
-/// (a DBA, the password's maximum age) is in force: only the part that was
-/// the lifetime's own moves, and never beyond the password's maximum age
-/// counted from when it was set (`password_set_at`).
+/// (a DBA) is in force: only the part that was the lifetime's own moves.
+/// With `password_set_at` (a renewal), never beyond the password's maximum
+/// age counted from its newest change (the registry's, or a later one of
+/// the role's own in its history), and what is written is recorded as
+/// managed_roles' own limit, so the next password change may renew it.
 fn set_password_limit(
     role: pg_sys::Oid,
     old_expiry: Option<i64>,
@@ -166,18 +175,37 @@ fn set_password_limit(
     password_set_at: Option<i64>,
 ) {
     let mut target = expiry::valid_until_for_lifetime(current_valid_until(role), old_expiry, until);
-    if let Some(set_at) = password_set_at {
-        let cap = crate::policy::password_history::valid_until_cap(
-            &gucs::lifecycle_settings(),
-            roles::role_label(role).password_valid_days,
-            set_at,
-        );
+    let renewal = password_set_at.is_some();
+    let mut history = roles::password_history(role);
+    if renewal {
+        let newest_change = history
+            .entries
+            .iter()
+            .map(|e| e.set_at)
+            .chain(password_set_at)
+            .max();
+        let cap = newest_change.and_then(|set_at| {
+            crate::policy::password_history::valid_until_cap(
+                &gucs::lifecycle_settings(),
+                roles::role_label(role).password_valid_days,
+                set_at,
+            )
+        });
+        // The lifecycle's own later limit counts too (it was set at a change).
+        let cap = match (cap, history.valid_until_set) {
+            (Some(cap), Some(set)) => Some(cap.max(set)),
+            (cap, _) => cap,
+        };
         if let Some(cap) = cap {
             target = target.min(cap);
         }
     }
     if Some(target) != current_valid_until(role) {
         roles::set_valid_until_respecting_lockout(role, Some(target));
+    }
+    if renewal && history.valid_until_set != Some(target) {
+        history.valid_until_set = Some(target);
+        roles::set_password_history(role, &history);
     }
 }
 
@@ -190,6 +218,7 @@ pub fn limit_password_to(role: pg_sys::Oid, until: i64) {
 /// The registry's view of one time-bound user, locked against the worker
 /// and concurrent calls until this transaction ends.
 struct Row {
+    username: Option<String>,
     created_at: Option<TimestampWithTimeZone>,
     password_set_at: Option<i64>,
     standing: Option<Standing>,
@@ -201,7 +230,8 @@ fn lock_row(role: pg_sys::Oid) -> Option<Row> {
     // A row lock is a write for SPI's read-only check.
     Spi::connect_mut(|client| {
         let table = spi(client.update(
-            "SELECT created_at, expires_at, locked_at, offboard_attempts, next_attempt_at, password_set_at
+            "SELECT created_at, expires_at, locked_at, offboard_attempts, next_attempt_at, password_set_at,
+                    username::pg_catalog.text
                FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1 FOR UPDATE",
             Some(1),
             &[role.into()],
@@ -212,6 +242,7 @@ fn lock_row(role: pg_sys::Oid) -> Option<Row> {
         let row = table.first();
         let expires_at = raw(spi(row.get::<TimestampWithTimeZone>(2)));
         Some(Row {
+            username: spi(row.get::<String>(7)),
             created_at: spi(row.get::<TimestampWithTimeZone>(1)),
             password_set_at: raw(spi(row.get::<TimestampWithTimeZone>(6))),
             standing: expires_at.map(|expires_at| Standing {
@@ -373,11 +404,13 @@ fn lock(
             quote_identifier(name)
         )));
     }
+    // A user locked already (expired twice) keeps what the first lock took.
+    let taken_before = roles::expiry_label(role.oid).is_some_and(|l| l.login_taken);
     roles::set_expiry_label(
         role.oid,
         Some(&ExpiryLabel {
             expires_at,
-            login_taken: role.can_login,
+            login_taken: role.can_login || taken_before,
         }),
     );
     let sessions = crate::services::sessions::terminate_sessions(Some(role.oid), None);
@@ -439,23 +472,56 @@ pub fn due_users() -> (Vec<(pg_sys::Oid, Standing)>, Option<i64>) {
     })
 }
 
+/// What `act_on` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acted {
+    Done,
+    /// Not acted on, and nothing changed: looked at again at the next
+    /// periodic pass (the WARNING repeats until a DBA resolves it).
+    Withheld,
+}
+
 /// One user's due step, in the caller's transaction. The role is locked
 /// first (no rename, grant or drop meanwhile) and its registry row re-read
-/// under a row lock (it may have been renewed or dropped). A row whose role
-/// does not carry the same expiry label is not acted on: the role was
-/// dropped without the extension (and its OID perhaps reused), or a
-/// restored row was mapped to the wrong role.
-pub fn act_on(role: pg_sys::Oid) {
+/// under a row lock (it may have been renewed or dropped). The role must be
+/// the one the row describes: it carries the row's expiry in its label, or
+/// (labels lost: pg_dumpall --no-security-labels, a restore without the
+/// library) it has the row's user name, and then gets its label back. A
+/// row whose role is gone is disowned; one whose OID now names another
+/// role is withheld, failing closed: nothing is touched, and the DBA is
+/// told at every periodic pass.
+pub fn act_on(role: pg_sys::Oid) -> Acted {
     crate::services::offboard::coordinator::lock_role(role);
-    let Some(standing) = lock_row(role).and_then(|row| row.standing) else {
-        return; // dropped or made permanent meanwhile
+    let Some(row) = lock_row(role) else {
+        return Acted::Done; // dropped meanwhile
     };
-    let current = roles::role_by_oid(role);
-    let labelled = roles::expiry_label(role).map(|l| l.expires_at);
-    let Some(current) = current.filter(|_| labelled == Some(standing.expires_at)) else {
+    let Some(standing) = row.standing else {
+        return Acted::Done; // made permanent meanwhile
+    };
+    let Some(current) = roles::role_by_oid(role) else {
         disown(role, &standing);
-        return;
+        return Acted::Done;
     };
+    let label = roles::expiry_label(role);
+    if label.map(|l| l.expires_at) != Some(standing.expires_at) {
+        if row.username.as_deref() != Some(current.name.as_str()) {
+            pgrx::warning!(
+                "managed_roles: registry entry of \"{}\" (OID {}) now points to role \"{}\", which does not carry its expiry; not touched: drop the entry's user with drop_managed_user or renew it",
+                row.username.as_deref().unwrap_or("?"),
+                role.to_u32(),
+                current.name
+            );
+            return Acted::Withheld;
+        }
+        roles::set_expiry_label(
+            role,
+            Some(&ExpiryLabel {
+                expires_at: standing.expires_at,
+                login_taken: label.is_some_and(|l| l.login_taken)
+                    || (standing.locked_at.is_some() && !current.can_login),
+            }),
+        );
+    }
     // SAFETY: reads the clock.
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
     match expiry::next_step(&standing, &gucs::expiry_settings(), now) {
@@ -471,19 +537,17 @@ pub fn act_on(role: pg_sys::Oid) {
         }
         Step::Offboard => offboard(&current),
     }
+    Acted::Done
 }
 
-/// A registry row that no longer describes its role: its lifetime is
-/// cleared (so the worker stops looking at it), and the DBA told why.
+/// A registry row whose role is gone (dropped without the extension): its
+/// lifetime is cleared (so the worker stops looking at it), and the DBA
+/// told, once.
 fn disown(role: pg_sys::Oid, standing: &Standing) {
-    let error = match roles::role_by_oid(role) {
-        None => format!("the role of registry entry {} no longer exists", role.to_u32()),
-        Some(r) => format!(
-            "role \"{}\" (OID {}) does not carry the expiry its registry entry records; it was not touched",
-            r.name,
-            role.to_u32()
-        ),
-    };
+    let error = format!(
+        "the role of registry entry {} no longer exists",
+        role.to_u32()
+    );
     spi(Spi::run_with_args(
         "UPDATE managed_roles.users SET expires_at = NULL, locked_at = NULL, next_attempt_at = NULL,
                 last_error = $2
@@ -674,7 +738,7 @@ pub fn registered_expiry(role: pg_sys::Oid) -> Option<i64> {
         return None;
     }
     raw(spi(Spi::get_one_with_args::<TimestampWithTimeZone>(
-        "SELECT expires_at FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1",
+        "SELECT (SELECT expires_at FROM managed_roles.users WHERE role_oid OPERATOR(pg_catalog.=) $1)",
         &[role.into()],
     )))
 }

@@ -12,7 +12,7 @@
 //!   and reports when the next step is due. The state is the registry, so a
 //!   restart resumes where it stopped.
 
-use super::{act_on, due_users, record_failure};
+use super::{act_on, due_users, record_failure, Acted};
 use crate::errors::caught_message;
 use crate::gucs;
 use crate::pg::expiry_schedule::{self, NEVER};
@@ -90,6 +90,17 @@ fn run_once() -> bool {
     }
 }
 
+/// The launcher was asked to stop: exit code 1, so that a SIGTERM outside a
+/// shutdown (pg_terminate_backend) has the postmaster start it again after
+/// its restart time; during a shutdown nothing is restarted.
+// The bindings of some versions declare proc_exit as returning.
+#[allow(unreachable_code)]
+fn stop() -> ! {
+    // SAFETY: ends this process the way a background worker may.
+    unsafe { pg_sys::proc_exit(1) };
+    unreachable!("proc_exit does not return")
+}
+
 /// Entry point of the launcher.
 #[pg_guard]
 #[no_mangle]
@@ -114,7 +125,7 @@ pub extern "C-unwind" fn managed_roles_expiry_launcher(_arg: pg_sys::Datum) {
             if home_database_exists() {
                 let before = expiry_schedule::run_begins();
                 if !run_once() {
-                    return; // SIGTERM: the server is stopping
+                    stop();
                 }
                 let retry = now().saturating_add(gucs::expiry_settings().retry_delay_us);
                 expiry_schedule::run_ended(before, retry, now());
@@ -126,7 +137,7 @@ pub extern "C-unwind" fn managed_roles_expiry_launcher(_arg: pg_sys::Datum) {
         }
         let wait = (due - now()).clamp(0, RESYNC_US) as u64;
         if !BackgroundWorker::wait_latch(Some(std::time::Duration::from_micros(wait + 1000))) {
-            return; // SIGTERM: the server is stopping
+            stop();
         }
     }
 }
@@ -176,6 +187,7 @@ fn run_due() -> Result<i64, String> {
     in_transaction(|| as_extension_owner(super::resolve_leftovers))?;
     // Two rounds: a user locked in the first whose grace is already over
     // (a server down past it, expiry_grace 0) is offboarded in the second.
+    let mut withheld = Vec::new();
     for _round in 0..2 {
         let (due, _) = in_transaction(due_users)?;
         let settings = gucs::expiry_settings();
@@ -183,12 +195,21 @@ fn run_due() -> Result<i64, String> {
         for (role, standing) in due {
             // A pending SIGTERM (die) ends the process here, between two users.
             pgrx::check_for_interrupts!();
+            if withheld.contains(&role) {
+                continue;
+            }
             if let Step::WaitUntil(_) = next_step(&standing, &settings, now()) {
                 continue;
             }
             acted = true;
-            if let Err(error) = in_transaction(|| as_extension_owner(|| act_on(role))) {
-                in_transaction(|| as_extension_owner(|| record_failure(role, &error)))?;
+            match in_transaction(|| as_extension_owner(|| act_on(role))) {
+                Ok(Acted::Done) => {}
+                Ok(Acted::Withheld) => {
+                    withheld.push(role);
+                }
+                Err(error) => {
+                    in_transaction(|| as_extension_owner(|| record_failure(role, &error)))?;
+                }
             }
         }
         if !acted {
@@ -202,10 +223,16 @@ fn run_due() -> Result<i64, String> {
     let now = now();
     let next = due
         .iter()
-        .map(|(_, standing)| match next_step(standing, &settings, now) {
-            Step::WaitUntil(at) => at,
-            Step::Lock | Step::Offboard => now,
-        })
+        .map(
+            |(role, standing)| match next_step(standing, &settings, now) {
+                Step::WaitUntil(at) => at,
+                // Withheld ones wait for the periodic pass.
+                Step::Lock | Step::Offboard if withheld.contains(role) => {
+                    now.saturating_add(RESYNC_US)
+                }
+                Step::Lock | Step::Offboard => now,
+            },
+        )
         .chain(next_expiry)
         .min()
         .unwrap_or(NEVER);
