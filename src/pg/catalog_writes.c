@@ -21,6 +21,30 @@
 #include "utils/timestamp.h"
 
 /*
+ * Replaces one column of the pg_authid row `tuple` (a copy, freed here),
+ * then closes `relation` (opened RowExclusiveLock) and makes the change
+ * visible to the rest of the transaction.
+ */
+static void
+replace_authid_column(Relation relation, HeapTuple tuple, int attnum, Datum value, bool isnull)
+{
+	HeapTuple	changed;
+	Datum		values[Natts_pg_authid] = {0};
+	bool		nulls[Natts_pg_authid] = {0};
+	bool		replace[Natts_pg_authid] = {0};
+
+	values[attnum - 1] = value;
+	nulls[attnum - 1] = isnull;
+	replace[attnum - 1] = true;
+	changed = heap_modify_tuple(tuple, RelationGetDescr(relation), values, nulls, replace);
+	CatalogTupleUpdate(relation, &changed->t_self, changed);
+	heap_freetuple(changed);
+	heap_freetuple(tuple);
+	table_close(relation, RowExclusiveLock);
+	CommandCounterIncrement();
+}
+
+/*
  * Sets rolvaliduntil of `role` to `until` (or NULL with `unset`): as the
  * password lifecycle decided after a password change (a limit someone
  * else set is never lengthened), or to -infinity while the role is locked
@@ -32,12 +56,8 @@ managed_roles_set_valid_until(Oid role, TimestampTz until, bool unset)
 {
 	Relation	relation;
 	HeapTuple	tuple;
-	HeapTuple	changed;
 	bool		isnull;
 	Datum		current;
-	Datum		values[Natts_pg_authid] = {0};
-	bool		nulls[Natts_pg_authid] = {0};
-	bool		replace[Natts_pg_authid] = {0};
 
 	relation = table_open(AuthIdRelationId, RowExclusiveLock);
 	tuple = SearchSysCacheCopy1(AUTHOID, ObjectIdGetDatum(role));
@@ -53,15 +73,8 @@ managed_roles_set_valid_until(Oid role, TimestampTz until, bool unset)
 		table_close(relation, RowExclusiveLock);
 		return false;
 	}
-	values[Anum_pg_authid_rolvaliduntil - 1] = TimestampTzGetDatum(until);
-	nulls[Anum_pg_authid_rolvaliduntil - 1] = unset;
-	replace[Anum_pg_authid_rolvaliduntil - 1] = true;
-	changed = heap_modify_tuple(tuple, RelationGetDescr(relation), values, nulls, replace);
-	CatalogTupleUpdate(relation, &changed->t_self, changed);
-	heap_freetuple(changed);
-	heap_freetuple(tuple);
-	table_close(relation, RowExclusiveLock);
-	CommandCounterIncrement();
+	replace_authid_column(relation, tuple, Anum_pg_authid_rolvaliduntil,
+						  TimestampTzGetDatum(until), unset);
 	return true;
 }
 
@@ -106,10 +119,6 @@ managed_roles_history_key(bool create)
 		uint8		random[32];
 		char		hex[65];
 		Relation	relation;
-		HeapTuple	changed;
-		Datum		values[Natts_pg_authid] = {0};
-		bool		nulls[Natts_pg_authid] = {0};
-		bool		replace[Natts_pg_authid] = {0};
 
 		if (!pg_strong_random(random, sizeof(random)))
 			elog(ERROR, "managed_roles: could not generate a random key");
@@ -121,14 +130,8 @@ managed_roles_history_key(bool create)
 		tuple = SearchSysCacheCopy1(AUTHOID, ObjectIdGetDatum(marker));
 		if (!HeapTupleIsValid(tuple))
 			elog(ERROR, "managed_roles: the marker role disappeared");
-		values[Anum_pg_authid_rolpassword - 1] = CStringGetTextDatum(key);
-		replace[Anum_pg_authid_rolpassword - 1] = true;
-		changed = heap_modify_tuple(tuple, RelationGetDescr(relation), values, nulls, replace);
-		CatalogTupleUpdate(relation, &changed->t_self, changed);
-		heap_freetuple(changed);
-		heap_freetuple(tuple);
-		table_close(relation, RowExclusiveLock);
-		CommandCounterIncrement();
+		replace_authid_column(relation, tuple, Anum_pg_authid_rolpassword,
+							  CStringGetTextDatum(key), false);
 	}
 	return key;
 }

@@ -26,8 +26,6 @@ struct Schedule {
     found_next: AtomicI64,
     /// Successful runs so far.
     runs_ok: AtomicU64,
-    /// When the last run (successful or not) ended.
-    last_run_at: AtomicI64,
 }
 
 thread_local! {
@@ -63,7 +61,6 @@ pub extern "C-unwind" fn managed_roles_expiry_shmem_startup() {
                 requested: AtomicI64::new(NEVER),
                 found_next: AtomicI64::new(NEVER),
                 runs_ok: AtomicU64::new(0),
-                last_run_at: AtomicI64::new(0),
             });
         }
         SCHEDULE.with(|s| s.set(schedule));
@@ -133,8 +130,8 @@ pub fn run_succeeded(next: i64) {
 
 /// The run that began when `runs_ok` was `before` has ended: the next one is
 /// due when it found, or at `on_failure` if it did not report, or earlier
-/// if a backend asked meanwhile. Returns whether it succeeded.
-pub fn run_ended(before: u64, on_failure: i64, now: i64) -> bool {
+/// if a backend asked meanwhile.
+pub fn run_ended(before: u64, on_failure: i64) {
     with(|s| {
         let ok = s.runs_ok.load(Ordering::SeqCst) != before;
         let found = if ok {
@@ -144,10 +141,7 @@ pub fn run_ended(before: u64, on_failure: i64, now: i64) -> bool {
         };
         let requested = s.requested.load(Ordering::SeqCst);
         s.next_due.store(found.min(requested), Ordering::SeqCst);
-        s.last_run_at.store(now, Ordering::SeqCst);
-        ok
-    })
-    .unwrap_or(false)
+    });
 }
 
 /// Puts the next run off to `at` unless a backend asked for earlier.

@@ -223,21 +223,7 @@ fn entry_refs<'a>(table: *mut pg_sys::HTAB) -> Vec<&'a Activity> {
 
 /// Every entry, copied (the caller holds the lock).
 fn entries(table: *mut pg_sys::HTAB) -> Vec<Activity> {
-    let mut out = Vec::new();
-    // SAFETY: a full sequential scan of the table under its lock; each
-    // element is an Activity.
-    unsafe {
-        let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
-        pg_sys::hash_seq_init(&mut scan, table);
-        loop {
-            let entry = pg_sys::hash_seq_search(&mut scan).cast::<Activity>();
-            if entry.is_null() {
-                break;
-            }
-            out.push(*entry);
-        }
-    }
-    out
+    entry_refs(table).into_iter().copied().collect()
 }
 
 fn find(table: *mut pg_sys::HTAB, role: u32, action: pg_sys::HASHACTION::Type) -> *mut Activity {

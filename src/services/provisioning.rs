@@ -16,7 +16,9 @@ use crate::services::expiry;
 use crate::services::offboard;
 use crate::services::passwords as password;
 use crate::services::registry::{managed_user, require_managed, require_role};
-use crate::services::rights::{authorize_target, authorize_template, require_rights_covered};
+use crate::services::rights::{
+    authorize_target, authorize_template, refuse_current_user, require_rights_covered,
+};
 use crate::services::templates::{
     apply_login_settings, grant_groups, group_roles_for, load_templates, login_options,
     require_template, require_template_in, sync_user_groups, Template,
@@ -386,15 +388,7 @@ pub fn offboard_user(
         let user = require_managed(name);
         let template = require_template(&user.template);
         authorize_target(caller, &user, &template, "drop");
-        // SAFETY: reads the session's user id.
-        let session_user = unsafe { pg_sys::GetSessionUserId() };
-        if user.role.oid == caller.oid || user.role.oid == session_user {
-            Failure::new(
-                PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
-                format!("cannot drop \"{name}\": it is the current user"),
-            )
-            .raise();
-        }
+        refuse_current_user(caller, user.role.oid, name, "drop");
         let heir = reassign_to.map(|heir_name| {
             let heir = require_role(heir_name);
             if heir.oid == user.role.oid {

@@ -2,11 +2,12 @@
 //! template, and who may act on a managed user (the caller must hold every
 //! right the target has; see docs/security.md, "The rights rule").
 
-use crate::errors::insufficient_privilege;
+use crate::errors::{insufficient_privilege, Failure};
 use crate::pg::identity::Caller;
 use crate::pg::roles::{self, Role};
 use crate::services::registry::Managed;
 use crate::services::templates::Template;
+use pgrx::{pg_sys, PgSqlErrorCode};
 
 /// A non-superuser may use a template only if it is a member of the
 /// template's group role and itself holds every login attribute the template
@@ -86,6 +87,20 @@ pub(crate) fn authorize_target(caller: &Caller, user: &Managed, template: &Templ
         .raise();
     }
     require_rights_covered(caller, &user.role, action);
+}
+
+/// Refuses to lock, expire or drop the role the session runs as (current
+/// or session user): it would end the caller's own session mid-call.
+pub(crate) fn refuse_current_user(caller: &Caller, target: pg_sys::Oid, name: &str, verb: &str) {
+    // SAFETY: reads the session user id, a backend-local global.
+    let session_user = unsafe { pg_sys::GetSessionUserId() };
+    if target == caller.oid || target == session_user {
+        Failure::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+            format!("cannot {verb} \"{name}\": it is the current user"),
+        )
+        .raise();
+    }
 }
 
 /// The rule of docs/security.md: a non-superuser acts only on roles whose

@@ -8,7 +8,7 @@ use crate::pg::identity::{as_extension_owner, caller, Caller};
 use crate::pg::spi::spi;
 use crate::services::audit;
 use crate::services::registry::{require_managed, require_role};
-use crate::services::rights::authorize_target;
+use crate::services::rights::{authorize_target, refuse_current_user};
 use crate::services::templates::require_template;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
@@ -83,16 +83,8 @@ fn set_login(caller: &Caller, name: &str, login: bool) -> serde_json::Value {
     let template = require_template(&user.template);
     let verb = if login { "unlock" } else { "lock" };
     authorize_target(caller, &user, &template, verb);
-    if !login
-        && (user.role.oid == caller.oid
-            // SAFETY: reads the session user id, a backend-local global.
-            || user.role.oid == unsafe { pg_sys::GetSessionUserId() })
-    {
-        Failure::new(
-            PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
-            format!("cannot lock \"{name}\": it is the current user"),
-        )
-        .raise();
+    if !login {
+        refuse_current_user(caller, user.role.oid, name, "lock");
     }
     if login && crate::services::expiry::has_expired(user.role.oid) {
         Failure::new(

@@ -15,7 +15,7 @@ use crate::pg::spi::spi;
 use crate::policy::expiry::{self, ExpiryLabel, Refusal, Request, Standing, Step};
 use crate::services::audit;
 use crate::services::registry::{has_lifetimes, require_managed};
-use crate::services::rights::authorize_target;
+use crate::services::rights::{authorize_target, refuse_current_user};
 use crate::services::templates::{require_template, Template};
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
@@ -255,7 +255,9 @@ fn lock_row(role: pg_sys::Oid) -> Option<Row> {
     })
 }
 
-fn require_row(role: pg_sys::Oid, name: &str) -> Row {
+/// Time-bound users need the lifetime columns (a server runs the new
+/// library with the old schema until ALTER EXTENSION UPDATE).
+fn require_lifetimes() {
     if !has_lifetimes() {
         Failure::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -264,6 +266,10 @@ fn require_row(role: pg_sys::Oid, name: &str) -> Row {
         .hint("Run ALTER EXTENSION managed_roles UPDATE.")
         .raise();
     }
+}
+
+fn require_row(role: pg_sys::Oid, name: &str) -> Row {
+    require_lifetimes();
     lock_row(role).unwrap_or_else(|| {
         Failure::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -355,15 +361,7 @@ pub fn expire_managed_user(name: Option<&str>) -> JsonB {
         let user = require_managed(name);
         let template = require_template(&user.template);
         authorize_target(&caller, &user, &template, "expire");
-        // SAFETY: reads the session's user id.
-        let session_user = unsafe { pg_sys::GetSessionUserId() };
-        if user.role.oid == caller.oid || user.role.oid == session_user {
-            Failure::new(
-                PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
-                format!("cannot expire \"{name}\": it is the current user"),
-            )
-            .raise();
-        }
+        refuse_current_user(&caller, user.role.oid, name, "expire");
         crate::services::offboard::coordinator::lock_role(user.role.oid);
         let row = require_row(user.role.oid, name);
         // SAFETY: reads the transaction's start time (now()).
@@ -643,7 +641,7 @@ fn offboard(role: &roles::Role) {
 
 /// A failed step: counted, retried after a growing wait, shown in
 /// expiry_status and the audit log.
-pub fn record_failure(role: pg_sys::Oid, error: &str) -> i64 {
+pub fn record_failure(role: pg_sys::Oid, error: &str) {
     let name = roles::role_name_or_oid(role);
     let attempts = spi(Spi::get_one_with_args::<i32>(
         "UPDATE managed_roles.users SET offboard_attempts = offboard_attempts OPERATOR(pg_catalog.+) 1
@@ -670,7 +668,6 @@ pub fn record_failure(role: pg_sys::Oid, error: &str) -> i64 {
         "managed_roles: offboarding expired user \"{name}\" failed (attempt {attempts}), retried at {}: {error}",
         shown(next)
     );
-    next
 }
 
 /// Offboarding work a crash left prepared, rolled back by the runner at the
@@ -699,15 +696,9 @@ pub fn resolve_leftovers() {
 /// label, and clears what a registry row of a role with the same OID left
 /// (a role dropped without the extension).
 pub fn record_lifetime(role: pg_sys::Oid, expires_at: Option<i64>) {
-    if !has_lifetimes() {
-        if expires_at.is_some() {
-            Failure::new(
-                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                "time-bound users need the extension's 0.3.0 schema",
-            )
-            .hint("Run ALTER EXTENSION managed_roles UPDATE.")
-            .raise();
-        }
+    if expires_at.is_some() {
+        require_lifetimes();
+    } else if !has_lifetimes() {
         return; // the schema before 0.3.0, until ALTER EXTENSION UPDATE
     }
     roles::set_expiry_label(

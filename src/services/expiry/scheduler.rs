@@ -128,7 +128,7 @@ pub extern "C-unwind" fn managed_roles_expiry_launcher(_arg: pg_sys::Datum) {
                     stop();
                 }
                 let retry = now().saturating_add(gucs::expiry_settings().retry_delay_us);
-                expiry_schedule::run_ended(before, retry, now());
+                expiry_schedule::run_ended(before, retry);
             } else {
                 expiry_schedule::postpone(now().saturating_add(RESYNC_US));
             }
